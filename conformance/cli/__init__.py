@@ -1,0 +1,18 @@
+"""`careid`: the command line of careid-harness. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from conformance.cli.card import card
+from conformance.cli.personas import personas
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="careid-harness")
+def main() -> None:
+    """careid-harness: virtual NHS Care Identity smartcards, readers and conformance suites."""
+
+
+main.add_command(card)
+main.add_command(personas)
