@@ -3,7 +3,7 @@
 .PHONY: run test bootstrap lint types unit integration bench clean
 
 PY := .venv/bin/python
-PERSONA ?= alice.linked
+
 
 bootstrap:
 	@scripts/bootstrap
