@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 from cryptography.hazmat.primitives import serialization
 
@@ -50,6 +51,7 @@ def personalise(
             usage=USAGE_FOR_SLOT[slot],  # type: ignore[arg-type]
             state=certificate_state,
             days=days,
+            card_guid=UUID(bytes=state.guid),
         )
         der = certificate.public_bytes(serialization.Encoding.DER)
         state.objects[CERT_OBJECT_FOR_KEY[slot]] = certificate_object(der)
