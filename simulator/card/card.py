@@ -92,6 +92,8 @@ class VirtualCard:
         try:
             return self._dispatch(CommandApdu.parse(apdu))
         except StatusError as error:
+            # An error ends any chain too: even a command refused before dispatch interrupts it.
+            self._chain.clear()
             self._responses.clear()
             return error.sw.to_bytes(2, "big")
         except ConnectionDrop:
