@@ -18,7 +18,6 @@ succeed), command chains (CLA 10), GET RESPONSE after `61 xx`, and power-up / re
 from __future__ import annotations
 
 import collections
-import copy
 import dataclasses
 import functools
 import random
@@ -36,6 +35,7 @@ from simulator.card.objects import certificate_object, chuid_object, printed_inf
 from simulator.card.state import CardState
 from simulator.iso7816.sw import SW, is_valid_sw
 from simulator.piv.constants import CARD_MANAGER_AID, PIV_AID, Alg, KeyRef, pad_pin
+from tests.cards import clone as _clone
 
 pytestmark = pytest.mark.slow
 
@@ -80,16 +80,6 @@ def _base_state(series: int) -> CardState:
         "Test User", "555012345678", expiry, state.serial
     )
     return state
-
-
-def _clone(state: CardState) -> CardState:
-    return dataclasses.replace(
-        state,
-        pin=copy.copy(state.pin),
-        puk=copy.copy(state.puk),
-        keys=dict(state.keys),
-        objects=dict(state.objects),
-    )
 
 
 @functools.cache

@@ -15,8 +15,6 @@ counters, the PIN and PUK values and the PIN's verified flag with the card's.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import functools
 
 import pytest
@@ -29,6 +27,7 @@ from simulator.card.factory import blank_card_state
 from simulator.card.state import CardState
 from simulator.iso7816.sw import SW, is_valid_sw
 from simulator.piv.constants import CARD_MANAGER_AID, PIV_AID, Ins, KeyRef, pad_pin
+from tests.cards import clone as _clone
 
 pytestmark = pytest.mark.slow
 
@@ -43,16 +42,6 @@ PAD = b"\xff"
 def _base_state(puk_tries: int, locked: bool) -> CardState:
     # Series 10 keys are P-256: building a state costs milliseconds.
     return blank_card_state(10, INITIAL_PIN, INITIAL_PUK, puk_tries=puk_tries, locked=locked)
-
-
-def _clone(state: CardState) -> CardState:
-    return dataclasses.replace(
-        state,
-        pin=copy.copy(state.pin),
-        puk=copy.copy(state.puk),
-        keys=dict(state.keys),
-        objects=dict(state.objects),
-    )
 
 
 def _well_formed_pin(field: bytes) -> bool:
