@@ -91,7 +91,12 @@ def main() -> int:
             if len(free) < 2:
                 print("need two free vpcd slots")
                 return 2
-            ours_slot, stock_slot = free[0], free[1]
+            ours_slot = free[0]
+            # Prefer a slot of another vpcd entry: the two slots of one entry share a driver
+            # instance in pcscd, and stock vicc's slow presence polls would then slow ours.
+            pair = pcscd.VPCD_SLOTS_PER_ENTRY
+            others = [s for s in free[1:] if s.index // pair != ours_slot.index // pair]
+            stock_slot = (others or free[1:])[0]
             if card_file is not None:
                 control.insert(card_file, ours_slot.index)
             else:

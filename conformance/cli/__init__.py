@@ -6,6 +6,7 @@ import click
 
 from conformance.cli.card import card
 from conformance.cli.personas import personas
+from conformance.cli.reader import card_insert, card_read, card_remove, reader
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,3 +17,7 @@ def main() -> None:
 
 main.add_command(card)
 main.add_command(personas)
+main.add_command(reader)
+card.add_command(card_insert, "insert")
+card.add_command(card_remove, "remove")
+card.add_command(card_read, "read")
