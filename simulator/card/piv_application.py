@@ -70,6 +70,7 @@ class PivApplication:
             Ins.GENERATE_ASYMMETRIC_KEY_PAIR: self.generate_key_pair,
             Ins.GET_VERSION: self.get_version,
         }
+        self._template = self._build_template()
         self.reset_security()
 
     # -- security status ------------------------------------------------------------------
@@ -85,6 +86,10 @@ class PivApplication:
     # -- SELECT ------------------------------------------------------------------------------
 
     def application_property_template(self) -> bytes:
+        return self._template
+
+    def _build_template(self) -> bytes:
+        # Built once: SELECT is the most frequent command, and its answer never changes.
         algorithms = b"".join(tlv(0x80, bytes((alg,))) for alg in self.profile.supported_algorithms)
         return tlv(
             0x61,
