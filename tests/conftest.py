@@ -14,6 +14,9 @@ from simulator.card.state import CardState
 from simulator.pki import TestPKI
 from tests.cards import PIN, PUK, clone
 
+# pytester drives the conformance plugin in tests/conformance; it must be named at the top level.
+pytest_plugins = ["pytester"]
+
 UUID = "555000000042"
 NAME = "Test Cardholder"
 

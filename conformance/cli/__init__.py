@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from conformance.cli.card import card
+from conformance.cli.conform import conform
 from conformance.cli.personas import personas
 from conformance.cli.reader import card_insert, card_read, card_remove, reader
 
@@ -16,6 +17,7 @@ def main() -> None:
 
 
 main.add_command(card)
+main.add_command(conform)
 main.add_command(personas)
 main.add_command(reader)
 card.add_command(card_insert, "insert")

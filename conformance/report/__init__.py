@@ -1,0 +1,1 @@
+"""Run reports: from a run's results.json, its CSV and HTML page, and `reports/latest`."""
