@@ -38,6 +38,7 @@ from simulator.reader.connection import CardConnection, InProcessTransport, Tran
 from simulator.reader.errors import ReaderError
 from simulator.reader.guard import state_change
 from simulator.reader.transcript import ExchangeObserver
+from simulator.secret import Secret, secret
 
 Kind = Literal["virtual", "in-process", "physical"]
 DEFAULT_PERSONA = "alice"
@@ -160,8 +161,8 @@ class TargetOptions:
     persona: str = DEFAULT_PERSONA
     fault: str | None = None
     destructive: bool = False
-    pin: str | None = None
-    puk: str | None = None
+    pin: str | None = field(default=None, repr=False)
+    puk: str | None = field(default=None, repr=False)
     ca_bundle: Path | None = None
     crl: Path | None = None
     data_dir: Path | None = None
@@ -235,12 +236,12 @@ class CardTarget:
         return "destructive" if self.destructive else "read-only"
 
     @property
-    def pin(self) -> str | None:
-        return self.options.pin
+    def pin(self) -> Secret | None:
+        return secret(self.options.pin)
 
     @property
-    def puk(self) -> str | None:
-        return self.options.puk
+    def puk(self) -> Secret | None:
+        return secret(self.options.puk)
 
     @property
     def ca_bundle(self) -> Path | None:
@@ -365,12 +366,12 @@ class _VirtualBase(CardTarget):
             self._workdir = None
 
     @property
-    def pin(self) -> str | None:
-        return self.cards.persona.card.pin if self.cards else self.options.pin
+    def pin(self) -> Secret | None:
+        return secret(self.cards.persona.card.pin if self.cards else self.options.pin)
 
     @property
-    def puk(self) -> str | None:
-        return self.cards.persona.card.puk if self.cards else self.options.puk
+    def puk(self) -> Secret | None:
+        return secret(self.cards.persona.card.puk if self.cards else self.options.puk)
 
     @property
     def ca_bundle(self) -> Path | None:

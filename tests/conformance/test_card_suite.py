@@ -11,6 +11,8 @@ import pytest
 from conformance.catalog import default_catalog
 from conformance.runner import run_suite
 from conformance.selfcheck import FAULT_MODES, format_detection, run_detection
+from simulator.personas import get_persona
+from simulator.piv.constants import pad_pin
 
 
 def _results(run_dir: Path) -> dict[str, Any]:
@@ -85,3 +87,13 @@ def test_every_fault_mode_is_caught(tmp_path: Path, careid_data_dir: Path) -> No
     assert _results(tmp_path)["detection"] == detection
     wrong_sw = detection["faults"][0]
     assert "CARD-PIN-004" in wrong_sw["caught_by"]
+    # Failing tests print their arguments; the PIN and PUK must not be among what they print.
+    persona = get_persona("alice")
+    secrets = [persona.card.pin, persona.card.puk]
+    secrets += [pad_pin(value).hex(" ").upper() for value in (persona.card.pin, persona.card.puk)]
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert any(path.name == "junit.xml" for path in written)
+    for path in written:
+        text = path.read_text(errors="replace")
+        leaked = [value for value in secrets if value in text]
+        assert not leaked, f"a PIN or PUK is written in {path.relative_to(tmp_path)}"
