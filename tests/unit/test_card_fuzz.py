@@ -36,6 +36,7 @@ from simulator.card.state import CardState
 from simulator.iso7816.sw import SW, is_valid_sw
 from simulator.piv.constants import CARD_MANAGER_AID, PIV_AID, Alg, KeyRef, pad_pin
 from tests.cards import clone as _clone
+from tests.pin_model import PinModel, decode
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +60,6 @@ INTERESTING = [0x00, 0x01, 0x04, 0x0C, 0x3F, 0x7E, 0x7F, 0x80, 0x81, 0x9A, 0x9B,
                0x9E, 0xFE, 0xFF]  # fmt: skip
 OBJECTS = [b"\x7e", *(bytes.fromhex(f"5FC1{n:02X}") for n in (1, 2, 5, 7, 9, 0x0A, 0x0B, 0x0C))]
 UNKNOWN_AID = bytes.fromhex("A000000063504B43532D3135")
-PIN_INS = (0x20, 0x24, 0x2C)
 SIGNING_SLOTS = [KeyRef.AUTHENTICATION, KeyRef.SIGNATURE, KeyRef.CARD_AUTHENTICATION,
                  KeyRef.KEY_MANAGEMENT]  # fmt: skip
 
@@ -109,155 +109,11 @@ def _extended(cla: int, ins: int, p1: int, p2: int, data: bytes, le: int | None)
     return out
 
 
-def _decode(raw: bytes) -> tuple[int, int, int, int, bytes] | None:
-    """(CLA, INS, P1, P2, data), or None when the framing is invalid (the card answers 67 00)."""
-    if len(raw) < 4:
-        return None
-    header, body = raw[:4], raw[4:]
-    data = b""
-    if len(body) >= 2 and body[0]:  # short Lc
-        lc = body[0]
-        if len(body) - 1 not in (lc, lc + 1):
-            return None
-        data = body[1 : 1 + lc]
-    elif len(body) >= 2:  # 00: extended length
-        if len(body) == 2:
-            return None
-        if len(body) > 3:
-            lc = int.from_bytes(body[1:3], "big")
-            if lc == 0 or len(body) - 3 not in (lc, lc + 2):
-                return None
-            data = body[3 : 3 + lc]
-    return header[0], header[1], header[2], header[3], bytes(data)
-
-
-def _well_formed_pin(field: bytes) -> bool:
-    if len(field) != 8:
-        return False
-    digits = field.split(b"\xff", 1)[0]
-    padding = field[len(digits) :]
-    return 6 <= len(digits) <= 8 and digits.isdigit() and padding == b"\xff" * len(padding)
-
-
 def _tlv(tag: bytes, value: bytes) -> bytes:
     size = len(value)
     length = bytes((size,)) if size < 0x80 else bytes((0x81, size)) if size < 0x100 else (
         b"\x82" + size.to_bytes(2, "big"))  # fmt: skip
     return tag + length + value
-
-
-# -- the shadow model of the PIN and PUK --------------------------------------------------------
-
-
-@dataclasses.dataclass
-class Shadow:
-    pin: bytes
-    puk: bytes
-    pin_tries: int = PIN_LIMIT
-    puk_tries: int = PUK_LIMIT
-    verified: bool = False
-    piv_selected: bool = True
-
-    def predict(self, raw: bytes) -> int | None:
-        """Apply `raw` to the model; the exact status word for PIN commands, else None."""
-        decoded = _decode(raw)
-        if decoded is None:
-            return None
-        cla, ins, p1, p2, data = decoded
-        if cla != 0x00:
-            return None  # CLA 10: 68 84 for these (not chainable); others 6E 00 / 68 82
-        if ins == 0xA4:
-            self._select(p1, p2, data)
-            return None
-        if ins not in PIN_INS:
-            return None
-        if not self.piv_selected:
-            return SW.INS_NOT_SUPPORTED
-        if ins == 0x20:
-            return self._verify(p1, p2, data)
-        if ins == 0x24:
-            return self._change(p1, p2, data)
-        return self._reset_retry_counter(p1, p2, data)
-
-    def _select(self, p1: int, p2: int, aid: bytes) -> None:
-        if p1 != 0x04 or p2 not in (0x00, 0x0C):
-            return
-        if 5 <= len(aid) <= len(PIV_AID) and PIV_AID.startswith(aid):
-            if not self.piv_selected:
-                self.verified = False
-            self.piv_selected = True
-        elif 5 <= len(aid) <= len(CARD_MANAGER_AID) and CARD_MANAGER_AID.startswith(aid):
-            self.verified = False
-            self.piv_selected = False
-
-    def _verify(self, p1: int, p2: int, data: bytes) -> int:
-        if p1 not in (0x00, 0xFF):
-            return SW.INCORRECT_P1P2
-        if p2 != KeyRef.PIN:
-            return SW.REFERENCE_NOT_FOUND
-        if p1 == 0xFF:
-            if data:
-                return SW.INCORRECT_DATA
-            self.verified = False
-            return SW.SUCCESS
-        if not data:
-            return SW.SUCCESS if self.verified else 0x63C0 | self.pin_tries
-        if self.pin_tries == 0:
-            return SW.AUTH_METHOD_BLOCKED
-        if not _well_formed_pin(data):
-            return SW.INCORRECT_DATA
-        if data == self.pin:
-            self.pin_tries, self.verified = PIN_LIMIT, True
-            return SW.SUCCESS
-        self.pin_tries -= 1
-        self.verified = False
-        return 0x63C0 | self.pin_tries
-
-    def _change(self, p1: int, p2: int, data: bytes) -> int:
-        if p1 != 0x00:
-            return SW.INCORRECT_P1P2
-        if p2 not in (KeyRef.PIN, KeyRef.PUK):
-            return SW.REFERENCE_NOT_FOUND
-        if len(data) != 16:
-            return SW.INCORRECT_DATA
-        old, new = data[:8], data[8:]
-        if p2 == KeyRef.PUK:
-            if self.puk_tries == 0:
-                return SW.AUTH_METHOD_BLOCKED
-            if old != self.puk:
-                self.puk_tries -= 1
-                return 0x63C0 | self.puk_tries
-            self.puk, self.puk_tries = new, PUK_LIMIT
-            return SW.SUCCESS
-        if self.pin_tries == 0:
-            return SW.AUTH_METHOD_BLOCKED
-        if not (_well_formed_pin(old) and _well_formed_pin(new)):
-            return SW.INCORRECT_DATA
-        if old != self.pin:
-            self.pin_tries -= 1
-            self.verified = False
-            return 0x63C0 | self.pin_tries
-        self.pin, self.pin_tries = new, PIN_LIMIT
-        return SW.SUCCESS
-
-    def _reset_retry_counter(self, p1: int, p2: int, data: bytes) -> int:
-        if p1 != 0x00:
-            return SW.INCORRECT_P1P2
-        if p2 != KeyRef.PIN:
-            return SW.REFERENCE_NOT_FOUND
-        if len(data) != 16:
-            return SW.INCORRECT_DATA
-        if self.puk_tries == 0:
-            return SW.AUTH_METHOD_BLOCKED
-        puk, new_pin = data[:8], data[8:]
-        if not _well_formed_pin(new_pin):
-            return SW.INCORRECT_DATA
-        if puk != self.puk:
-            self.puk_tries -= 1
-            return 0x63C0 | self.puk_tries
-        self.puk_tries = PUK_LIMIT
-        self.pin, self.pin_tries = new_pin, PIN_LIMIT
-        return SW.SUCCESS
 
 
 # -- the input generator ----------------------------------------------------------------------
@@ -266,7 +122,7 @@ class Shadow:
 class Generator:
     """Valid APDUs of every profile command, built against the card's current secrets."""
 
-    def __init__(self, rng: random.Random, card: VirtualCard, shadow: Shadow) -> None:
+    def __init__(self, rng: random.Random, card: VirtualCard, shadow: PinModel) -> None:
         self.rng = rng
         self.card = card
         self.shadow = shadow
@@ -453,7 +309,7 @@ class Generator:
                 else:
                     out.append(rng.choice((0, 1, 0xFF, rng.randrange(256))))
             elif kind == 10:  # extended-length form of the same command
-                decoded = _decode(bytes(out))
+                decoded = decode(bytes(out))
                 if decoded is not None:
                     cla, ins, p1, p2, data = decoded
                     le = rng.choice((None, 0, 1, 300, 65535))
@@ -488,7 +344,7 @@ def _sw_class(sw: int) -> str:
 
 
 def _generates_rsa(card: VirtualCard, raw: bytes) -> bool:
-    decoded = _decode(raw)
+    decoded = decode(raw)
     if decoded is None or decoded[0] != 0x00 or decoded[1] != 0x47:
         return False
     data = decoded[4]
@@ -506,7 +362,7 @@ class Run:
     def __init__(self, series: int, seed: int) -> None:
         self.rng = random.Random(seed)
         self.card = VirtualCard(_clone(_base_state(series)), sleep=lambda _: None)
-        self.shadow = Shadow(pad_pin(INITIAL_PIN), INITIAL_PUK.encode())
+        self.shadow = PinModel(pad_pin(INITIAL_PIN), INITIAL_PUK.encode(), puk_limit=PUK_LIMIT)
         self.gen = Generator(self.rng, self.card, self.shadow)
         self.stats = Stats()
 
