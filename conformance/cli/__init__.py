@@ -8,6 +8,7 @@ from conformance.cli.card import card
 from conformance.cli.conform import conform
 from conformance.cli.personas import personas
 from conformance.cli.reader import card_insert, card_read, card_remove, reader
+from conformance.cli.service import client, service
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +21,8 @@ main.add_command(card)
 main.add_command(conform)
 main.add_command(personas)
 main.add_command(reader)
+main.add_command(service)
+main.add_command(client)
 card.add_command(card_insert, "insert")
 card.add_command(card_remove, "remove")
 card.add_command(card_read, "read")

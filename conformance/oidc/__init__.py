@@ -1,0 +1,1 @@
+"""The OpenID Connect provider suite, and the helpers that run the reference provider."""

@@ -1,0 +1,3 @@
+from reference_service.cis2.server import main
+
+main()

@@ -1,0 +1,126 @@
+"""The provider's settings, read from a TOML file (`careid service up` writes one).
+
+```toml
+base_url = "https://127.0.0.1:9443"        # scheme://host:port the browser sees
+data_dir = "/path/.careid/cis2"            # database and audit log
+ca_bundle = "/path/.careid/pki/ca-bundle.pem"
+crl = "/path/.careid/pki/crl.pem"
+users = "/path/.careid/cis2/users.json"
+clients = "/path/.careid/cis2/clients.toml"
+agent_url = "http://127.0.0.1:47201"
+tls_certificate = "/path/.careid/pki/servers/cis2.pem"
+tls_key = "/path/.careid/pki/servers/cis2.key"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reference_service.cis2 import ISSUER_PATH
+
+
+class SettingsError(ValueError):
+    """The settings file cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    data_dir: Path
+    ca_bundle: Path
+    users: Path
+    clients: Path
+    crl: Path | None = None
+    agent_url: str = "http://127.0.0.1:47201"
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    outbound_ca_bundle: Path | None = None
+    """CAs trusted for the provider's own HTTPS calls (client JWKS, back-channel logout);
+    default: `ca_bundle`."""
+    code_lifetime: float = 60.0
+    access_token_lifetime: float = 3600.0
+    id_token_lifetime: float = 3600.0
+    transaction_lifetime: float = 600.0
+    challenge_lifetime: float = 120.0
+    session_lifetime: float = 12 * 3600.0
+
+    @property
+    def issuer(self) -> str:
+        return self.base_url.rstrip("/") + ISSUER_PATH
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "cis2.sqlite3"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.data_dir / "audit.log"
+
+    def endpoint(self, name: str) -> str:
+        return f"{self.issuer}/{name}"
+
+    @property
+    def trust_for_outbound(self) -> Path:
+        return self.outbound_ca_bundle or self.ca_bundle
+
+
+_PATHS = {
+    "data_dir",
+    "ca_bundle",
+    "users",
+    "clients",
+    "crl",
+    "tls_certificate",
+    "tls_key",
+    "outbound_ca_bundle",
+}
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the settings: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for key, value in document.items():
+        values[key] = Path(value) if key in _PATHS else value
+    try:
+        settings = Settings(**values)
+    except TypeError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
+    if urlsplit(settings.base_url).scheme not in ("https", "http"):
+        raise SettingsError(f"{path}: base_url is an https URL")
+    return settings
+
+
+def settings_toml(settings: Settings) -> str:
+    lines = []
+    for item in fields(Settings):
+        value = getattr(settings, item.name)
+        if value is None:
+            continue
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, str):
+            lines.append(f'{item.name} = "{_escape(value)}"')
+        else:
+            lines.append(f"{item.name} = {value!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
