@@ -124,6 +124,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     for option, text in LATER_SUITE_OPTIONS.items():
         group.addoption(option, metavar="URL", help=f"{text} (used by later suites)")
+    group.addoption(
+        "--careid-agent-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="with --careid-agent: a sign-in origin the agent allows (https://127.0.0.1:PORT; "
+        "the suite serves it); give it twice for the per-origin PIN tests",
+    )
+    # The OIDC provider suite (conformance/oidc/) against a provider named by --careid-issuer.
+    for option, metavar, text in (
+        ("--careid-oidc-client-id", "ID", "a code-flow client registered at the provider"),
+        ("--careid-oidc-client-secret", "SECRET", "that client's secret (client_secret_post)"),
+        ("--careid-oidc-redirect-uri", "URI", "that client's registered redirect_uri"),
+        (
+            "--careid-oidc-login-driver",
+            "MODULE:CALLABLE",
+            "signs the user in at the provider in the suite's headless client "
+            "(default: the reference provider's virtual smartcard)",
+        ),
+        (
+            "--careid-oidc-config",
+            "FILE",
+            "TOML describing more of the provider's setup (PKCE and private_key_jwt clients, "
+            "back-channel receiver, login user); see docs/conformance.md",
+        ),
+    ):
+        group.addoption(option, metavar=metavar, help=f"oidc suite: {text}")
+    group.addoption(
+        "--careid-oidc-profile",
+        choices=("auto", "cis2", "generic"),
+        default="auto",
+        help="oidc suite: run the CIS2-* requirements (cis2) or skip them (generic); auto: "
+        "cis2 when the issuer path is CIS2's",
+    )
 
 
 # --- activation ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from conformance.cli.agent import agent
 from conformance.cli.card import card
 from conformance.cli.conform import conform
 from conformance.cli.personas import personas
@@ -17,6 +18,7 @@ def main() -> None:
     """careid-harness: virtual NHS Care Identity smartcards, readers and conformance suites."""
 
 
+main.add_command(agent)
 main.add_command(card)
 main.add_command(conform)
 main.add_command(personas)
