@@ -20,7 +20,7 @@ from conformance.report.summary import RequirementResult, Summary, Verdict, summ
 from conformance.runner import run_suite
 from conformance.selfcheck import run_detection
 
-SUITES = ("card",)
+SUITES = ("card", "oidc")
 # The pytest plugin's option for a waivers file.
 WAIVERS_OPTION = "--careid-waivers"
 # The summary fits one screen: long lists are cut, the report has them whole.
@@ -139,6 +139,12 @@ def summary_lines(
 @click.option("--in-process", is_flag=True, help="The virtual card in this process, no PC/SC.")
 @click.option("--persona", help="Persona of the virtual card (default: the plugin's, alice).")
 @click.option(
+    "--issuer",
+    metavar="URL",
+    help="oidc suite: the provider under test (default: the reference provider, started by "
+    "the suite); its client and login driver follow after `--`.",
+)
+@click.option(
     "--self-check/--no-self-check",
     default=False,
     show_default=True,
@@ -162,6 +168,7 @@ def conform(
     reader_name: str | None,
     in_process: bool,
     persona: str | None,
+    issuer: str | None,
     self_check: bool,
     report_dir: Path,
     waivers: Path | None,
@@ -181,6 +188,8 @@ def conform(
     run_dir = report_dir / new_run_id(suite)
     run_dir.mkdir(parents=True)
     extra = [*([WAIVERS_OPTION, str(waivers)] if waivers else []), *pytest_args]
+    if issuer is not None:
+        extra.insert(0, f"--careid-issuer={issuer}")
     click.echo(f"careid conform: {suite} suite, results in {run_dir}/")
     status = run_suite(
         suite,
