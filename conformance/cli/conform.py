@@ -20,7 +20,7 @@ from conformance.report.summary import RequirementResult, Summary, Verdict, summ
 from conformance.runner import run_suite
 from conformance.selfcheck import run_detection
 
-SUITES = ("card", "oidc")
+SUITES = ("card", "agent", "oidc")
 # The pytest plugin's option for a waivers file.
 WAIVERS_OPTION = "--careid-waivers"
 # The summary fits one screen: long lists are cut, the report has them whole.
@@ -117,7 +117,8 @@ def summary_lines(
             lines.append(f"    … and {len(check.problems) - _FAILURES_SHOWN} more")
     detection = results.detection
     if detection is None:
-        lines.append("  Detection     not run (add --self-check)")
+        if results.suite == "card":  # the fault modes are the virtual card's
+            lines.append("  Detection     not run (add --self-check)")
     else:
         caught = sum(fault.caught for fault in detection.faults)
         missed = [fault.fault for fault in detection.faults if not fault.caught]
@@ -185,6 +186,8 @@ def conform(
         raise click.UsageError("give --reader NAME or --in-process, not both")
     if reader_name is not None and persona is not None:
         raise click.UsageError("--persona chooses a virtual card; a physical card has its own")
+    if self_check and suite != "card":
+        raise click.UsageError("--self-check runs the card suite against the card's fault modes")
     run_dir = report_dir / new_run_id(suite)
     run_dir.mkdir(parents=True)
     extra = [*([WAIVERS_OPTION, str(waivers)] if waivers else []), *pytest_args]

@@ -10,6 +10,7 @@ from conformance.report.html_report import HTML_FILE, render_html
 from conformance.report.model import RunResults, load_results
 
 LATEST = "latest"
+SCREENSHOTS = "screenshots/*.png"  # what suites that drive a browser leave in the run folder
 
 
 class LatestLinkError(Exception):
@@ -50,7 +51,8 @@ def write_reports(results: RunResults, run_dir: Path) -> Path:
     """Write results.csv and index.html into run_dir; returns the HTML page's path."""
     _write_atomically(run_dir / CSV_FILE, render_csv(results))
     html = run_dir / HTML_FILE
-    _write_atomically(html, render_html(results))
+    shots = sorted(path.relative_to(run_dir).as_posix() for path in run_dir.glob(SCREENSHOTS))
+    _write_atomically(html, render_html(results, shots))
     return html
 
 

@@ -7,7 +7,7 @@ and waiver texts come from outside the harness.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from html import escape
 from pathlib import PurePosixPath
@@ -21,6 +21,10 @@ HTML_FILE = "index.html"
 RUN_FILES = ("results.csv", "results.json", "junit.xml")
 
 _CSS = """
+.shots{display:flex;flex-wrap:wrap;gap:16px}
+.shots figure{margin:0;max-width:420px}
+.shots img{max-width:100%;border:1px solid #d0d7de;border-radius:6px}
+.shots figcaption{font-size:13px;color:#57606a;margin-top:4px}
 :root { --ink:#1d2330; --muted:#5b6475; --line:#d9dee7; --bg:#f5f7fa; --card:#fff;
   --passed:#17733a; --passed-bg:#e3f4e8; --failed:#b3261e; --failed-bg:#fbe4e2;
   --error:#7a1d17; --error-bg:#f6d6d3; --waived:#8a5a00; --waived-bg:#fdf0d5;
@@ -85,7 +89,8 @@ footer { color:var(--muted); font-size:12px; margin-top:24px; text-align:center;
 """
 
 # Nothing runs and nothing loads: the page is inert even if escaping were ever missed.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+# Images only from the run folder (screenshots); nothing else is loaded.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
 
 
 def _e(value: object) -> str:
@@ -345,8 +350,28 @@ def _detection(results: RunResults) -> str:
 </section>"""
 
 
-def render_html(results: RunResults) -> str:
-    """The whole page as one string."""
+def _screenshots(screenshots: Sequence[str]) -> str:
+    figures = []
+    for path in screenshots:
+        href = _safe_href(path)
+        if href is None:
+            continue
+        name = PurePosixPath(path).stem.replace("-", " ")
+        figures.append(
+            f'<figure><a href="{href}"><img src="{href}" alt="{_e(name)}"></a>'
+            f"<figcaption>{_e(name)}</figcaption></figure>"
+        )
+    if not figures:
+        return ""
+    return f"""
+<section id="screenshots">
+  <h2>Screenshots</h2>
+  <div class="shots">{"".join(figures)}</div>
+</section>"""
+
+
+def render_html(results: RunResults, screenshots: Sequence[str] = ()) -> str:
+    """The whole page as one string; `screenshots` are PNG paths inside the run folder."""
     summary = summarise(results)
     harness = results.versions.get("careid-harness") or "?"
     title = f"careid {results.suite} conformance: {summary.verdict.value} — {results.run_id}"
@@ -368,6 +393,7 @@ def render_html(results: RunResults) -> str:
 {_tests(results)}
 {_self_check(results)}
 {_detection(results)}
+{_screenshots(screenshots)}
 <footer>careid-harness {_e(harness)} · results schema {_e(results.schema_)}</footer>
 </main>
 </body>

@@ -113,7 +113,11 @@ def test_self_check_adds_the_detection_table(tmp_path: Path, fake: FakeRunner) -
 
 @pytest.mark.parametrize(
     "args",
-    [("--reader", "X", "--in-process"), ("--reader", "X", "--persona", "bob")],
+    [
+        ("--reader", "X", "--in-process"),
+        ("--reader", "X", "--persona", "bob"),
+        ("--suite", "agent", "--self-check"),  # the fault modes are the card's
+    ],
 )
 def test_conflicting_targets_are_refused(
     tmp_path: Path, fake: FakeRunner, args: tuple[str, ...]

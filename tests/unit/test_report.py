@@ -348,3 +348,15 @@ def test_malformed_results_build_no_report(tmp_path: Path) -> None:
         build_report(run_dir)
     assert not (run_dir / "index.html").exists()
     assert not (tmp_path / "latest").exists()
+
+
+def test_screenshots_of_the_run_are_shown_and_nothing_outside_it(tmp_path: Path) -> None:
+    run_dir = copy_sample(tmp_path / "reports")
+    shots = run_dir / "screenshots"
+    shots.mkdir()
+    (shots / "pin-dialog.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    html = build_report(run_dir).read_text(encoding="utf-8")
+    assert '<img src="screenshots/pin-dialog.png"' in html
+    assert "img-src 'self'" in html
+    page = render_html(load_results(run_dir), ["../elsewhere.png", "/etc/passwd.png"])
+    assert "elsewhere" not in page and "passwd" not in page and "<img" not in page
