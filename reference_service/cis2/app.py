@@ -123,7 +123,10 @@ def create_app(provider: Provider) -> FastAPI:
         response = HTMLResponse(render(outcome.template, outcome.context), outcome.status)
         response.headers["Content-Security-Policy"] = csp
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with
+        # the pages' own form posts and fetches, which `same_origin` must refuse. Other sites
+        # still get no Referer.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 

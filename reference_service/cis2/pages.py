@@ -25,7 +25,7 @@ BASE = """<!doctype html>
  .mechanism{display:block;padding:10px;border:1px solid #d8dde0;margin:8px 0;border-radius:4px}
  .role{display:block;padding:8px;border-bottom:1px solid #d8dde0}
  input[type=text],input[type=search]{font-size:17px;padding:8px;width:60%}
- #status{min-height:1.5em}
+ #status{min-height:1.5em} [hidden]{display:none!important}
 </style></head>
 <body><header>NHS Care Identity Service 2 (reference)</header>
 <main>{% block main %}{% endblock %}</main></body></html>

@@ -2,7 +2,8 @@
 
 `/start` sends the browser to the provider (code flow, PKCE S256, `acr_values`); `/callback`
 checks `state`, redeems the code (client_secret_post), verifies the ID token (signature from
-the provider's JWKS, `iss`, `aud`, `nonce`) and shows who signed in; `/backchannel` records
+the provider's JWKS, `iss`, `aud`, `nonce`), asks userinfo for the name and shows who signed
+in; `/backchannel` records
 the logout tokens the provider sends.
 """
 
@@ -148,8 +149,11 @@ class BrowserRelyingParty:
             if answer.status_code != 200:
                 self.errors.append(f"token: {answer.status_code} {answer.text}")
                 return HTMLResponse("<h1 id='error'>Token request failed</h1>", 400)
+            tokens = answer.json()
             keys = KeySet.import_key_set(http.get(f"{self.issuer}/connect/jwk_uri").json())
-        claims = dict(jwt.decode(answer.json()["id_token"], keys, algorithms=["RS256"]).claims)
+            bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+            userinfo = http.get(f"{self.issuer}/userinfo", headers=bearer).json()
+        claims = dict(jwt.decode(tokens["id_token"], keys, algorithms=["RS256"]).claims)
         problems = [
             name
             for name, ok in (
@@ -157,6 +161,7 @@ class BrowserRelyingParty:
                 ("aud", claims.get("aud") in (self.client_id, [self.client_id])),
                 ("nonce", claims.get("nonce") == pending.nonce),
                 ("exp", int(claims.get("exp", 0)) > time.time()),
+                ("userinfo sub", userinfo.get("sub") == claims.get("sub")),
             )
             if not ok
         ]
@@ -167,7 +172,7 @@ class BrowserRelyingParty:
         amr = " ".join(str(value) for value in claims.get("amr", []))
         rows = {
             "uuid": claims["sub"],
-            "name": f"{claims.get('given_name', '')} {claims.get('family_name', '')}".strip(),
+            "name": f"{userinfo.get('given_name', '')} {userinfo.get('family_name', '')}".strip(),
             "acr": claims.get("acr", ""),
             "amr": amr,
             "sid": claims.get("sid", ""),

@@ -90,21 +90,32 @@ def world(reader_stack: ReaderStack) -> Iterator[SignInWorld]:
     rp.client_secret = client.client_secret or ""
     provider = BackgroundServer(settings)
     with rp, sync_playwright() as playwright:
-        agent.start()
+        provider.start()
         try:
-            provider.start()
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
-            )
+            agent.start()
             try:
-                yield SignInWorld(
-                    pki, settings.issuer, origin, agent.url, slot.reader, slot.index, rp, browser
+                browser = playwright.chromium.launch(
+                    executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
                 )
+                try:
+                    yield SignInWorld(
+                        pki,
+                        settings.issuer,
+                        origin,
+                        agent.url,
+                        slot.reader,
+                        slot.index,
+                        rp,
+                        browser,
+                    )
+                finally:
+                    browser.close()
             finally:
-                browser.close()
-                provider.stop()
+                # The agent before the provider: its idle keep-alive TLS connection (from the
+                # session-end calls) would hold up the provider's shutdown for 10 s otherwise.
+                agent.stop()
         finally:
-            agent.stop()
+            provider.stop()
 
 
 @pytest.fixture
@@ -164,6 +175,7 @@ def sign_in(world: SignInWorld, page: Page, shots: Shots, pins: list[str]) -> Pa
     page.click("#continue")
     expect(page.locator("h1")).to_have_text("Sign in with your smartcard")
     assert page.url.startswith(world.issuer + "/login/") and page.url.endswith("/smartcard")
+    expect(page.locator("#pin-link")).to_be_hidden()
     shots(page, "smartcard-page")
     with page.expect_popup() as opened:
         page.click("#signin")
