@@ -12,9 +12,7 @@ spend a PIN try while fewer than two are left.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
-import fcntl
 import importlib
 import os
 import shutil
@@ -37,6 +35,7 @@ from simulator.piv.constants import Ins, KeyRef, ObjectTag, pad_pin
 from simulator.reader.connection import CardConnection, InProcessTransport, Transport
 from simulator.reader.errors import ReaderError
 from simulator.reader.guard import state_change
+from simulator.reader.slot_lock import try_lock_slot
 from simulator.reader.transcript import ExchangeObserver
 from simulator.secret import Secret, secret
 
@@ -327,14 +326,7 @@ class _VirtualCards:
         self.data_dir = data_dir
 
     def fresh_state(self) -> Any:
-        state = self.state
-        return dataclasses.replace(
-            state,
-            pin=copy.copy(state.pin),
-            puk=copy.copy(state.puk),
-            keys=dict(state.keys),
-            objects=dict(state.objects),
-        )
+        return self.state.fresh_copy()
 
     def card_file_bytes(self) -> bytes:
         from simulator.card import cardfile  # noqa: PLC0415
@@ -486,13 +478,8 @@ class VirtualReaderTarget(_VirtualBase):
                 self._slots_lock.wait(timeout=min(left, 0.2))
 
     def _lock_slot(self, index: int) -> bool:
-        port = self._control.layout.slot(index).port
-        path = Path(tempfile.gettempdir()) / f"careid-vpcd-slot-{port}.lock"
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock_slot(self._control.layout.slot(index).port)
+        if fd is None:
             return False
         self._locks[index] = fd
         return True

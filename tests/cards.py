@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-
 from simulator.card.card import VirtualCard
 from simulator.card.state import CardState
 from simulator.iso7816.apdu import CommandApdu, split_response
@@ -16,14 +13,8 @@ WRONG_PIN = "999999"
 
 
 def clone(state: CardState) -> CardState:
-    """A fresh copy of an issued card (keys are shared: they never change in place)."""
-    return dataclasses.replace(
-        state,
-        pin=copy.copy(state.pin),
-        puk=copy.copy(state.puk),
-        keys=dict(state.keys),
-        objects=dict(state.objects),
-    )
+    """A fresh copy of an issued card."""
+    return state.fresh_copy()
 
 
 def send(

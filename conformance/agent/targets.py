@@ -15,12 +15,8 @@ reference agent only, into two in-process readers.
 from __future__ import annotations
 
 import contextlib
-import copy
-import dataclasses
-import fcntl
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +28,7 @@ from conformance.agent.client import AgentClient
 from simulator.agent import Agent, AgentConfig, MemoryReaders, Policy, ReaderSource
 from simulator.agent.server import AgentServer
 from simulator.reader.errors import ReaderError
+from simulator.reader.slot_lock import try_lock_slot
 from simulator.reader.transcript import ExchangeObserver, Transcript
 from simulator.secret import Secret
 
@@ -71,14 +68,7 @@ class Personas:
         return self._states[persona]
 
     def fresh(self, persona: str) -> Any:
-        state = self.state(persona)
-        return dataclasses.replace(
-            state,
-            pin=copy.copy(state.pin),
-            puk=copy.copy(state.puk),
-            keys=dict(state.keys),
-            objects=dict(state.objects),
-        )
+        return self.state(persona).fresh_copy()
 
     def describe(self, persona: str) -> tuple[str, Secret, x509.Certificate]:
         from simulator.card.report import certificate_in  # noqa: PLC0415
@@ -191,12 +181,8 @@ class VpcdBay(CardBay):
                 time.sleep(0.2)
 
     def _lock(self, port: int) -> bool:
-        path = Path(tempfile.gettempdir()) / f"careid-vpcd-slot-{port}.lock"
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock_slot(port)
+        if fd is None:
             return False
         self._locks.append(fd)
         return True

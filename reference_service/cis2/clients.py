@@ -25,12 +25,13 @@ import os
 import re
 import secrets
 import tempfile
-import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from reference_service.cis2.watched_file import WatchedFile
 
 AUTH_METHODS = ("client_secret_post", "private_key_jwt")
 ID_TOKEN_ALGS = ("RS256", "ES256")
@@ -243,26 +244,10 @@ class ClientRegistry:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._clients: dict[str, Client] = {}
-        self._reload()
-
-    def _reload(self) -> None:
-        try:
-            stat = self.path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-        except FileNotFoundError:
-            stamp = (0, 0)
-        with self._lock:
-            if stamp != self._stamp:
-                self._clients = load_clients(self.path)
-                self._stamp = stamp
+        self._file = WatchedFile(self.path, load_clients)
 
     def get(self, client_id: str) -> Client | None:
-        self._reload()
-        return self._clients.get(client_id)
+        return self._file.current().get(client_id)
 
     def all(self) -> list[Client]:
-        self._reload()
-        return list(self._clients.values())
+        return list(self._file.current().values())

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from reference_service.cis2.watched_file import WatchedFile
 
 UUID_PATTERN = re.compile(r"[0-9]{12}")
 STATUSES = ("active", "suspended", "closed")
@@ -147,22 +148,7 @@ class UserDirectory:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._users: dict[str, User] = {}
-        self._reload()
-
-    def _reload(self) -> None:
-        try:
-            stat = self.path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-        except FileNotFoundError:
-            stamp = (0, 0)
-        with self._lock:
-            if stamp != self._stamp:
-                self._users = load_users(self.path)
-                self._stamp = stamp
+        self._file = WatchedFile(self.path, load_users)
 
     def get(self, uuid: str) -> User | None:
-        self._reload()
-        return self._users.get(uuid)
+        return self._file.current().get(uuid)

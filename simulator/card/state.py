@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 
 from simulator.card.crypto import SlotKey
 from simulator.card.faults import Fault
@@ -28,6 +29,19 @@ class CardState:
     persona: str | None = None
     uuid: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+    def fresh_copy(self) -> CardState:
+        """Another card with this one's contents and its own counters and objects.
+
+        Keys are shared: they never change in place (GENERATE replaces a slot's key).
+        """
+        return replace(
+            self,
+            pin=copy.copy(self.pin),
+            puk=copy.copy(self.puk),
+            keys=dict(self.keys),
+            objects=dict(self.objects),
+        )
 
     @property
     def terminated(self) -> bool:
