@@ -10,24 +10,19 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 from conformance.oidc.cards import CardSigner
 from conformance.oidc.flow import sign_in
+from conformance.oidc.receiver import LogoutReceiver
 from reference_service.cis2 import ISSUER_PATH
 from simulator.pki import TestPKI
 
@@ -38,46 +33,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-class RelyingPartyDouble:
-    """A test double of a relying party's back-channel logout endpoint, over HTTPS."""
-
-    def __init__(self, pki: TestPKI) -> None:
-        self.received: list[str] = []
-        self.port = free_port()
-        chain, key = pki.server_certificate("test-rp")
-
-        async def logout(request: Request) -> PlainTextResponse:
-            form = dict(parse_qsl((await request.body()).decode()))
-            self.received.append(form.get("logout_token", ""))
-            return PlainTextResponse("ok")
-
-        app = Starlette(routes=[Route("/backchannel", logout, methods=["POST"])])
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            ssl_certfile=str(chain),
-            ssl_keyfile=str(key),
-            log_level="warning",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> RelyingPartyDouble:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +94,10 @@ def test_client_add_then_sign_in_and_backchannel_logout(service: tuple[Path, str
     data_dir, issuer = service
     pki = TestPKI.open(data_dir / "pki")
     context = ssl.create_default_context(cafile=str(pki.ca_bundle_path))
-    with RelyingPartyDouble(pki) as rp:
-        redirect_uri = f"{rp.base}/callback"
+    rp_base = f"https://127.0.0.1:{free_port()}"
+    rp = LogoutReceiver(rp_base, pki.server_certificate("test-rp")).start()
+    try:
+        redirect_uri = f"{rp_base}/callback"
         added = subprocess.run(  # noqa: S603
             [
                 *CAREID,
@@ -152,9 +109,9 @@ def test_client_add_then_sign_in_and_backchannel_logout(service: tuple[Path, str
                 "--redirect-uri",
                 redirect_uri,
                 "--backchannel-logout-uri",
-                f"{rp.base}/backchannel",
+                f"{rp_base}/backchannel",
                 "--post-logout-redirect-uri",
-                f"{rp.base}/bye",
+                f"{rp_base}/bye",
                 "--json",
             ],
             capture_output=True,
@@ -191,13 +148,13 @@ def test_client_add_then_sign_in_and_backchannel_logout(service: tuple[Path, str
                 f"{issuer}/connect/endSession",
                 params={
                     "id_token_hint": tokens["id_token"],
-                    "post_logout_redirect_uri": f"{rp.base}/bye",
+                    "post_logout_redirect_uri": f"{rp_base}/bye",
                 },
             )
             assert bye.status_code == 302
-        deadline = time.monotonic() + 15
-        while not rp.received and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(rp.received) == 1
-        logout = jwt.decode(rp.received[0], keys).claims
+        received = rp.wait("/backchannel")
+        assert len(received) == 1
+        logout = jwt.decode(received[0], keys).claims
         assert logout["sid"] == claims["sid"] and logout["aud"] == registration["client_id"]
+    finally:
+        rp.stop()
