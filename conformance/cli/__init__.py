@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from conformance.cli.admin import admin
 from conformance.cli.agent import agent
 from conformance.cli.card import card
 from conformance.cli.conform import conform
+from conformance.cli.load import load
 from conformance.cli.personas import personas
 from conformance.cli.reader import card_insert, card_read, card_remove, reader
 from conformance.cli.service import client, service
@@ -18,9 +20,11 @@ def main() -> None:
     """careid-harness: virtual NHS Care Identity smartcards, readers and conformance suites."""
 
 
+main.add_command(admin)
 main.add_command(agent)
 main.add_command(card)
 main.add_command(conform)
+main.add_command(load)
 main.add_command(personas)
 main.add_command(reader)
 main.add_command(service)

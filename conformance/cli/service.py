@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,10 @@ from reference_service.cis2.clients import (
     new_client_id,
     new_client_secret,
 )
+
+if TYPE_CHECKING:
+    from reference_service.cis2.config import Settings
+    from reference_service.directory.server import BackgroundPortal
 
 
 def _registry(data_dir: Path) -> Path:
@@ -36,14 +41,27 @@ def service() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.option("--agent-url", default=AGENT_URL, show_default=True, help="The Identity Agent.")
+@click.option(
+    "--close-on-card-removal",
+    "close_on_removal",
+    multiple=True,
+    help="Organisation code whose policy closes NHSmail sessions on card removal (repeatable).",
+)
 def service_up(
-    data_dir: Path, personas_file: Path | None, host: str, port: int, agent_url: str
+    data_dir: Path,
+    personas_file: Path | None,
+    host: str,
+    port: int,
+    agent_url: str,
+    close_on_removal: tuple[str, ...],
 ) -> None:
-    """Start the cis2 provider over HTTPS in the foreground (Ctrl-C stops it).
+    """Start the cis2 provider and both portals over HTTPS in the foreground (Ctrl-C stops).
 
     Writes its files first: the server certificate from the test PKI, the user directory
     from the personas, the client registry (with the NHSmail portal and My Identity Portal
-    pre-registered) and its settings, all under DATA_DIR/cis2.
+    pre-registered) and its settings, all under DATA_DIR/cis2; then the portals' directory
+    seed (from the personas) and settings under DATA_DIR/directory. The NHSmail portal
+    listens on port 9444 and My Identity Portal on 9445.
     """
     from reference_service.cis2.server import build_app, uvicorn_config  # noqa: PLC0415
 
@@ -57,8 +75,42 @@ def service_up(
     click.echo(f"settings:      {path}")
     click.echo(f"clients:       {settings.clients}")
     click.echo(f"trusted CAs:   {settings.ca_bundle}")
-    click.echo("The portals are not part of this release yet: only the provider starts.")
-    uvicorn.Server(uvicorn_config(settings, build_app(settings))).run()
+    portals = _start_portals(data_dir, settings, host, agent_url, personas_file, close_on_removal)
+    try:
+        uvicorn.Server(uvicorn_config(settings, build_app(settings))).run()
+    finally:
+        for portal in portals:
+            portal.stop()
+
+
+def _start_portals(
+    data_dir: Path,
+    settings: Settings,
+    host: str,
+    agent_url: str,
+    personas_file: Path | None,
+    close_on_removal: tuple[str, ...],
+) -> list[BackgroundPortal]:
+    """The NHSmail portal and My Identity Portal, each on its own port, in threads."""
+    from conformance.portals.stack import prepare_portals  # noqa: PLC0415
+    from reference_service.directory.server import BackgroundPortal  # noqa: PLC0415
+
+    try:
+        prepared = prepare_portals(
+            data_dir,
+            settings,
+            host=host,
+            agent_url=agent_url,
+            personas_file=personas_file,
+            close_on_card_removal=close_on_removal,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    started = []
+    for name, (portal, path) in prepared.items():
+        started.append(BackgroundPortal(portal).start())
+        click.echo(f"{name + ':':<14} {portal.base_url}  (settings {path})")
+    return started
 
 
 @service.command("rotate-keys")

@@ -1,0 +1,178 @@
+"""The reference stack in this process over HTTPS: the cis2 provider and both portals, each on
+its own free loopback port, plus a headless browser that walks the manuals' steps.
+
+Used by the portal tests and by anything that needs the portals without `careid service up`.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urljoin
+
+import httpx
+
+from conformance.oidc.cards import CardSigner
+from conformance.oidc.flow import FlowResult, sign_in
+from conformance.oidc.stack import export_users, portal_client
+from conformance.portals.stack import PORTALS, prepare_portals
+from reference_service.cis2.clients import write_clients
+from reference_service.cis2.config import Settings
+from reference_service.cis2.server import BackgroundServer
+from reference_service.directory.server import BackgroundPortal
+from reference_service.directory.settings import PortalSettings
+from reference_service.directory.store import Directory
+from simulator.personas import get_persona, load_personas
+from simulator.pki import TestPKI
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PortalWorld:
+    """`with PortalWorld(tmp_path) as world:` starts cis2 + NHSmail portal + My Identity Portal."""
+
+    data_dir: Path
+    close_on_card_removal: tuple[str, ...] = ()
+    cis2: Settings = field(init=False)
+    portals: dict[str, PortalSettings] = field(init=False)
+    _servers: list[BackgroundServer | BackgroundPortal] = field(default_factory=list)
+    _cards: dict[str, CardSigner] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+        pki = TestPKI.open(self.data_dir / "pki")
+        service = self.data_dir / "cis2"
+        ports = {portal: free_port() for portal in PORTALS}
+        registry = service / "clients.toml"
+        write_clients(registry, [portal_client(p, port=ports[p]) for p in PORTALS])
+        certificate, key = pki.server_certificate("cis2", ["127.0.0.1", "localhost"])
+        self.cis2 = Settings(
+            base_url=f"https://127.0.0.1:{free_port()}",
+            data_dir=service,
+            ca_bundle=pki.ca_bundle_path,
+            crl=pki.crl_path,
+            users=export_users(load_personas().values(), service / "users.json"),
+            clients=registry,
+            tls_certificate=certificate,
+            tls_key=key,
+        )
+        prepared = prepare_portals(
+            self.data_dir, self.cis2, ports=ports, close_on_card_removal=self.close_on_card_removal
+        )
+        self.portals = {portal: prepared[portal][0] for portal in PORTALS}
+        self.pki = pki
+
+    def __enter__(self) -> PortalWorld:
+        try:
+            self._servers.append(BackgroundServer(self.cis2).start())
+            for portal in PORTALS:
+                self._servers.append(BackgroundPortal(self.portals[portal]).start())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+
+    def url(self, portal: str, path: str = "/") -> str:
+        return self.portals[portal].origin + path
+
+    def directory(self) -> Directory:
+        return Directory(self.portals["nhsmail"].database)
+
+    def card(self, persona: str) -> CardSigner:
+        if persona not in self._cards:
+            self._cards[persona] = CardSigner.issue(persona, self.data_dir)
+        return self._cards[persona]
+
+    def browser(self) -> Browser:
+        return Browser(self)
+
+
+class Browser:
+    """A headless browser: one cookie jar, TLS trusting the test CA, redirects by hand."""
+
+    def __init__(self, world: PortalWorld) -> None:
+        self.world = world
+        context = ssl.create_default_context(cafile=str(world.cis2.ca_bundle))
+        self.http = httpx.Client(verify=context, timeout=20.0)
+        self.last: httpx.Response | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def follow(self, answer: httpx.Response, limit: int = 10) -> httpx.Response:
+        for _ in range(limit):
+            if not answer.is_redirect:
+                break
+            answer = self.http.get(urljoin(str(answer.url), answer.headers["location"]))
+        self.last = answer
+        return answer
+
+    def get(self, portal: str, path: str) -> httpx.Response:
+        return self.follow(self.http.get(self.world.url(portal, path)))
+
+    def post(
+        self, portal: str, path: str, data: dict[str, str] | None = None, *, follow: bool = True
+    ) -> httpx.Response:
+        answer = self.http.post(
+            self.world.url(portal, path),
+            data=data or {},
+            headers={"Origin": self.world.portals[portal].origin},
+        )
+        return self.follow(answer) if follow else answer
+
+    def password_login(
+        self, portal: str, persona: str, password: str | None = None
+    ) -> httpx.Response:
+        account = get_persona(persona).nhsmail
+        if account is None:
+            raise ValueError(f"{persona} has no NHSmail account")
+        return self.post(
+            portal,
+            "/login",
+            {
+                "email": account.email,
+                "password": password if password is not None else account.password,
+            },
+        )
+
+    def care_identity(
+        self,
+        portal: str,
+        start: httpx.Response,
+        persona: str | None,
+        *,
+        mechanism: str = "smartcard",
+    ) -> tuple[FlowResult, httpx.Response]:
+        """From a redirect to the provider: sign in with the persona's card, come back."""
+        if not start.is_redirect:
+            raise AssertionError(f"expected a redirect to the provider: {start.status_code}")
+        url = urljoin(str(start.url), start.headers["location"])
+        signer = self.world.card(persona) if persona else None
+        result = sign_in(
+            self.http, url, self.world.url(portal, "/oidc/callback"), signer, mechanism=mechanism
+        )
+        return result, self.follow(self.http.get(result.url))

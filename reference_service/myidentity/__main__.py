@@ -1,0 +1,3 @@
+from reference_service.directory.server import main
+
+main()

@@ -1,0 +1,3 @@
+from reference_service.nhsmail.server import main
+
+main()

@@ -1,0 +1,5 @@
+"""`python -m reference_service.nhsmail --config nhsmail.toml`."""
+
+from reference_service.directory.server import main
+
+__all__ = ["main"]
