@@ -27,7 +27,8 @@ from conformance.oidc.stack import user_entry
 from conformance.oidc.target import free_port
 from loadtests.pool import Pool
 from reference_service.cis2.clients import Client, write_clients
-from reference_service.cis2.config import Settings, settings_toml
+from reference_service.cis2.config import Settings
+from reference_service.common.settings_file import settings_toml
 from simulator.atomic import atomic_write_bytes
 from simulator.personas import load_personas
 from simulator.pki import TestPKI

@@ -23,7 +23,8 @@ from reference_service.cis2.clients import (
     new_client_secret,
     write_clients,
 )
-from reference_service.cis2.config import Settings, settings_toml
+from reference_service.cis2.config import Settings
+from reference_service.common.settings_file import settings_toml
 from simulator.atomic import atomic_write_bytes
 from simulator.personas import Persona, load_personas
 from simulator.pki import TestPKI

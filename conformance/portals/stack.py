@@ -18,8 +18,9 @@ from pathlib import Path
 from conformance.oidc.stack import AGENT_URL, PORTAL_NAMES, PORTAL_PORTS
 from reference_service.cis2.clients import load_clients
 from reference_service.cis2.config import Settings
+from reference_service.common.settings_file import settings_toml
 from reference_service.directory.passwords import hash_password
-from reference_service.directory.settings import PortalSettings, portal_settings_toml
+from reference_service.directory.settings import PortalSettings
 from simulator.atomic import atomic_write_bytes
 from simulator.personas import Persona, load_personas
 from simulator.pki import TestPKI
@@ -109,6 +110,6 @@ def prepare_portals(
             close_on_card_removal=close_on_card_removal,
         )
         path = database.parent / f"{portal}.toml"
-        atomic_write_bytes(path, portal_settings_toml(settings).encode(), 0o600)
+        atomic_write_bytes(path, settings_toml(settings).encode(), 0o600)
         prepared[portal] = (settings, path)
     return prepared

@@ -105,22 +105,3 @@ def load_settings(path: Path) -> Settings:
     if urlsplit(settings.base_url).scheme not in ("https", "http"):
         raise SettingsError(f"{path}: base_url is an https URL")
     return settings
-
-
-def settings_toml(settings: Settings) -> str:
-    lines = []
-    for item in fields(Settings):
-        value = getattr(settings, item.name)
-        if value is None:
-            continue
-        if isinstance(value, Path):
-            value = str(value)
-        if isinstance(value, str):
-            lines.append(f'{item.name} = "{_escape(value)}"')
-        else:
-            lines.append(f"{item.name} = {value!r}")
-    return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI
@@ -15,6 +13,7 @@ from reference_service.cis2.app import create_app
 from reference_service.cis2.config import Settings, load_settings
 from reference_service.cis2.provider import Provider
 from reference_service.cis2.store import Store
+from reference_service.common import serving
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -23,44 +22,18 @@ def build_app(settings: Settings) -> FastAPI:
 
 
 def uvicorn_config(settings: Settings, app: FastAPI, host: str | None = None) -> uvicorn.Config:
-    parts = urlsplit(settings.base_url)
-    tls = parts.scheme == "https"
-    if tls and (settings.tls_certificate is None or settings.tls_key is None):
-        raise ValueError("an https base_url needs tls_certificate and tls_key")
-    return uvicorn.Config(
-        app,
-        host=host or parts.hostname or "127.0.0.1",
-        port=parts.port or (443 if tls else 80),
-        ssl_certfile=str(settings.tls_certificate) if tls else None,
-        ssl_keyfile=str(settings.tls_key) if tls else None,
-        log_level="warning",
-        access_log=False,
-        server_header=False,
+    return serving.uvicorn_config(
+        app, settings.base_url, settings.tls_certificate, settings.tls_key, host
     )
 
 
-class BackgroundServer:
+class BackgroundServer(serving.BackgroundService):
     """The provider in a thread of this process (tests): `start()` returns once it listens."""
 
     def __init__(self, settings: Settings, app: FastAPI | None = None) -> None:
         self.settings = settings
         self.app = app or build_app(settings)
-        self.server = uvicorn.Server(uvicorn_config(settings, self.app))
-        self.thread = threading.Thread(target=self.server.run, name="cis2", daemon=True)
-
-    def start(self, timeout: float = 20.0) -> BackgroundServer:
-        self.thread.start()
-        waited = 0.0
-        while not self.server.started:
-            if not self.thread.is_alive() or waited > timeout:
-                raise RuntimeError("the cis2 provider did not start")
-            threading.Event().wait(0.05)
-            waited += 0.05
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        super().__init__("cis2", uvicorn_config(settings, self.app))
 
 
 def main(argv: list[str] | None = None) -> None:

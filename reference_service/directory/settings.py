@@ -93,23 +93,3 @@ def load_portal_settings(path: Path) -> PortalSettings:
     if settings.portal not in PORTALS:
         raise PortalSettingsError(f"{path}: portal is one of {PORTALS}")
     return settings
-
-
-def portal_settings_toml(settings: PortalSettings) -> str:
-    lines = []
-    for item in fields(PortalSettings):
-        value = getattr(settings, item.name)
-        if value is None:
-            continue
-        if isinstance(value, Path):
-            value = str(value)
-        if isinstance(value, str):
-            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-            lines.append(f'{item.name} = "{escaped}"')
-        elif isinstance(value, tuple):
-            lines.append(f"{item.name} = [{', '.join(repr(str(v)) for v in value)}]")
-        elif isinstance(value, bool):
-            lines.append(f"{item.name} = {'true' if value else 'false'}")
-        else:
-            lines.append(f"{item.name} = {value!r}")
-    return "\n".join(lines) + "\n"

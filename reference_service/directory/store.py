@@ -14,13 +14,11 @@ import hashlib
 import json
 import secrets
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reference_service.common.sqlite import Database
 from reference_service.directory.errors import (
     AccountAlreadyLinked,
     AccountUnknown,
@@ -127,37 +125,11 @@ class Session:
         return self.closed is None
 
 
-class Directory:
+class Directory(Database):
     """One connection shared by the threads of a process, under a lock."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        with self._lock:
-            self._db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        super().__init__(path, SCHEMA)
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -185,7 +157,7 @@ class Directory:
         uuid: str | None = None,
         **detail: Any,
     ) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             self._audit(db, now, event, actor, email, uuid, **detail)
 
     def audit_events(self, event: str | None = None) -> list[dict[str, Any]]:
@@ -200,7 +172,7 @@ class Directory:
     def put_account(self, account: Account, *, replace: bool = False) -> bool:
         """Insert an account (or replace it when `replace`); whether it was written."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        with self._transaction() as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 f"{verb} INTO accounts (email, display_name, organisation, org_code, "
                 "password_hash, password_history, mfa_secret, mfa_last_step, aup_accepted, "
@@ -245,7 +217,7 @@ class Directory:
             return [r[0] for r in self._db.execute("SELECT email FROM accounts ORDER BY email")]
 
     def _update(self, email: str, now: float, event: str, actor: str, sql: str, *args: Any) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             cursor = db.execute(f"UPDATE accounts SET {sql} WHERE email = ?", (*args, email))  # noqa: S608
             if cursor.rowcount == 0:
                 raise AccountUnknown(email)
@@ -253,7 +225,7 @@ class Directory:
 
     def record_failure(self, email: str, now: float, threshold: int) -> bool:
         """Count a failed login; lock the account at `threshold`. Whether it is now locked."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE email = ?", (email,)
             )
@@ -270,7 +242,7 @@ class Directory:
             return bool(row[1] == "locked")
 
     def reset_failures(self, email: str) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("UPDATE accounts SET failed_logins = 0 WHERE email = ?", (email,))
 
     def set_status(self, email: str, status: str, now: float, actor: str) -> None:
@@ -286,7 +258,7 @@ class Directory:
 
     def use_mfa_step(self, email: str, step: int) -> bool:
         """Spend a TOTP time step; False when it (or a later one) was already used."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "UPDATE accounts SET mfa_last_step = ? WHERE email = ? "
                 "AND (mfa_last_step IS NULL OR mfa_last_step < ?)",
@@ -332,7 +304,7 @@ class Directory:
         """Link a Care Identity to an NHSmail account: the checks, the row and its audit line in
         one transaction. Raises `CareIdentityLinkedElsewhere`, `AccountAlreadyLinked`,
         `AlreadyLinked` (this very link exists) or `AccountUnknown`."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             if db.execute("SELECT 1 FROM accounts WHERE email = ?", (email,)).fetchone() is None:
                 raise AccountUnknown(email)
             by_uuid = self._link_row(
@@ -369,7 +341,7 @@ class Directory:
         transaction; the portal sessions signed in with it are closed too."""
         if (uuid is None) == (email is None):
             raise ValueError("give the UUID or the email address")
-        with self._transaction() as db:
+        with self.transaction() as db:
             column, value = ("uuid", uuid) if uuid is not None else ("email", email)
             row = db.execute(f"SELECT * FROM links WHERE {column} = ?", (value,)).fetchone()  # noqa: S608
             link = self._link_row(row)
@@ -399,7 +371,7 @@ class Directory:
         self, portal: str, now: float, lifetime: float, data: dict[str, Any] | None = None
     ) -> str:
         token = secrets.token_urlsafe(32)
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute(
                 "INSERT INTO sessions (digest, portal, data, created, expires) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -448,7 +420,7 @@ class Directory:
         uuid: str | None = None,
         sid: str | None = None,
     ) -> None:
-        with self._transaction() as db:
+        with self.transaction() as db:
             sets, args = [], []
             for name, value in (("email", email), ("uuid", uuid), ("sid", sid)):
                 if value is not None:
@@ -464,7 +436,7 @@ class Directory:
                 )
 
     def close_session(self, token: str, now: float, reason: str) -> bool:
-        with self._transaction() as db:
+        with self.transaction() as db:
             cursor = db.execute(
                 "UPDATE sessions SET closed = ?, closed_reason = ? "
                 "WHERE digest = ? AND closed IS NULL",
@@ -476,7 +448,7 @@ class Directory:
         self, portal: str, now: float, reason: str, *, sid: str | None, uuid: str | None
     ) -> int:
         """Close this portal's open sessions with this `sid` (or, without one, this `uuid`)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             if sid is not None:
                 where, value = "sid = ?", sid
             elif uuid is not None:
@@ -504,7 +476,7 @@ class Directory:
 
     def first_use(self, key: str, expires: float, now: float) -> bool:
         """Record a one-time value (a logout token's `jti`); False when seen before."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("DELETE FROM seen_jtis WHERE expires < ?", (now,))
             cursor = db.execute(
                 "INSERT OR IGNORE INTO seen_jtis (key, expires) VALUES (?, ?)", (key, expires)

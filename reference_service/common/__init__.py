@@ -1,0 +1,1 @@
+"""Pieces every reference service shares: SQLite storage, serving over HTTPS, settings files."""
