@@ -202,8 +202,10 @@ def create_app(provider: Provider) -> FastAPI:
 
     # -- authorization and the login pages ---------------------------------------------------
 
-    @app.api_route(f"{ISSUER_PATH}/authorize", methods=["GET", "POST"])
-    async def authorize(request: Request) -> Response:
+    async def query_or_form(
+        request: Request, handler: Callable[[list[tuple[str, str]], dict[str, str]], Outcome]
+    ) -> Response:
+        """OIDC endpoints take their parameters from the query (GET) or the form (POST)."""
         params = list(request.query_params.multi_items())
         if request.method == "POST":
             try:
@@ -216,7 +218,11 @@ def create_app(provider: Provider) -> FastAPI:
                         400,
                     )
                 )
-        return finish(await run(provider.authorize, params, dict(request.cookies)))
+        return finish(await run(handler, params, dict(request.cookies)))
+
+    @app.api_route(f"{ISSUER_PATH}/authorize", methods=["GET", "POST"])
+    async def authorize(request: Request) -> Response:
+        return await query_or_form(request, provider.authorize)
 
     def step(
         handler: Callable[..., Awaitable[Outcome]],
@@ -377,19 +383,7 @@ def create_app(provider: Provider) -> FastAPI:
 
     @app.api_route(f"{ISSUER_PATH}/connect/endSession", methods=["GET", "POST"])
     async def end_session(request: Request) -> Response:
-        params = list(request.query_params.multi_items())
-        if request.method == "POST":
-            try:
-                params = await form_pairs(request)
-            except BadBody as error:
-                return finish(
-                    Page(
-                        "error.html",
-                        {"title": "Bad request", "message": str(error), "code": "invalid_request"},
-                        400,
-                    )
-                )
-        return finish(await run(provider.end_session, params, dict(request.cookies)))
+        return await query_or_form(request, provider.end_session)
 
     @app.post(f"{ISSUER_PATH}/agent/session-end/{{secret}}")
     async def agent_session_end(request: Request, secret: str) -> Response:
