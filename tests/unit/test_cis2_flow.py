@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
-from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from conformance.oidc.flow import sign_in
-from conformance.oidc.reference import BASE_URL, ReferenceWorld
+from conformance.oidc.reference import BASE_URL, ReferenceWorld, authorize_url
 from reference_service.cis2 import ISSUER_PATH
 from reference_service.cis2.pkce import s256
 
@@ -30,20 +29,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> ReferenceWorld:
 def http(world: ReferenceWorld) -> Iterator[TestClient]:
     with TestClient(world.app, base_url=BASE_URL, follow_redirects=False) as client:
         yield client
-
-
-def authorize_url(world: ReferenceWorld, rp: str = "secret", **params: str) -> str:
-    client = world.clients[rp].client
-    query = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": client.redirect_uris[0],
-        "scope": "openid profile",
-        "state": "st-123",
-        "nonce": "n-456",
-    }
-    query.update(params)
-    return f"{ISSUER}/authorize?{urlencode(query)}"
 
 
 def redeem(world: ReferenceWorld, http: TestClient, code: str, rp: str = "secret", **extra: str):  # type: ignore[no-untyped-def]
