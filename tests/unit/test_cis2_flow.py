@@ -13,7 +13,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from conformance.oidc.flow import sign_in
-from conformance.oidc.reference import BASE_URL, ReferenceWorld, authorize_url
+from conformance.oidc.reference import BASE_URL, ReferenceWorld, authorize_url, token_form
 from reference_service.cis2 import ISSUER_PATH
 from reference_service.cis2.pkce import s256
 
@@ -32,16 +32,7 @@ def http(world: ReferenceWorld) -> Iterator[TestClient]:
 
 
 def redeem(world: ReferenceWorld, http: TestClient, code: str, rp: str = "secret", **extra: str):  # type: ignore[no-untyped-def]
-    client = world.clients[rp].client
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": client.redirect_uris[0],
-        "client_id": client.client_id,
-        "client_secret": client.client_secret or "",
-    }
-    form.update(extra)
-    return http.post(f"{ISSUER}/access_token", data=form)
+    return http.post(f"{ISSUER}/access_token", data=token_form(world, code, rp, **extra))
 
 
 def test_discovery_names_the_cis2_endpoints(http: TestClient) -> None:
