@@ -30,7 +30,13 @@ DEFAULT_CATALOG_PATH = Path(__file__).with_name("requirements.toml")
 ID_PATTERN = re.compile(r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*-[0-9]{3}")
 Profile = Literal["virtual", "physical"]
 # The first ID segment names the suite a requirement belongs to (CARD-PIN-003 -> card).
-SUITE_PREFIXES = {"CARD": "card", "AGENT": "agent", "CIS2": "cis2", "PORTAL": "portal"}
+SUITE_PREFIXES = {
+    "CARD": "card",
+    "AGENT": "agent",
+    "CIS2": "cis2",
+    "PORTAL": "portal",
+    "JOURNEY": "journeys",
+}
 
 
 def _one_line(value: str) -> str:

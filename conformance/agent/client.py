@@ -159,7 +159,7 @@ class EventStream:
 
 
 class Dialog:
-    """A user at the PIN dialog page: reads it, types a PIN, presses Confirm or Cancel."""
+    """A user at the PIN dialog page: reads it, types a PIN, presses OK or Cancel."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -195,7 +195,7 @@ class Dialog:
         return response
 
     def enter_pin(self, pin: str, *, csrf: str | None = None, origin: str | None = None) -> int:
-        """Type the PIN and press Confirm; the HTTP status (the page then shows the outcome)."""
+        """Type the PIN and press OK; the HTTP status (the page then shows the outcome)."""
         token = self.csrf() if csrf is None else csrf
         return self._post(self.url, {"pin": pin, "csrf": token}, origin).status_code
 

@@ -86,8 +86,9 @@ class CardBay:
     kind: BayKind
     readers: list[str]
 
-    def __init__(self, personas: Personas) -> None:
+    def __init__(self, personas: Personas, slots: int = SLOTS) -> None:
         self.personas = personas
+        self.slots = slots
         self.inserted: list[InsertedCard] = []
 
     def start(self) -> None:
@@ -115,9 +116,9 @@ class CardBay:
 class InProcessBay(CardBay):
     kind: BayKind = "in-process"
 
-    def __init__(self, personas: Personas) -> None:
-        super().__init__(personas)
-        self.readers = [f"careid in-process reader {i}" for i in range(SLOTS)]
+    def __init__(self, personas: Personas, slots: int = SLOTS) -> None:
+        super().__init__(personas, slots)
+        self.readers = [f"careid in-process reader {i}" for i in range(slots)]
         self.source = MemoryReaders(self.readers)
 
     def insert(self, persona: str = "alice", index: int = 0) -> InsertedCard:
@@ -146,8 +147,8 @@ class VpcdBay(CardBay):
 
     kind: BayKind = "virtual"
 
-    def __init__(self, personas: Personas) -> None:
-        super().__init__(personas)
+    def __init__(self, personas: Personas, slots: int = SLOTS) -> None:
+        super().__init__(personas, slots)
         self.readers = []
         self._slots: list[int] = []
         self._locks: list[int] = []
@@ -165,7 +166,7 @@ class VpcdBay(CardBay):
         self._started_pcscd = before is None
         self._control = ReaderControl(data_dir, layout)
         deadline = time.monotonic() + CLAIM_TIMEOUT
-        while len(self._slots) < SLOTS:
+        while len(self._slots) < self.slots:
             for entry in self._control.status():
                 index = entry.slot.index
                 if index in self._slots or entry.record is not None or entry.present:
@@ -173,11 +174,11 @@ class VpcdBay(CardBay):
                 if self._lock(entry.slot.port):
                     self._slots.append(index)
                     self.readers.append(entry.slot.reader)
-                    if len(self._slots) == SLOTS:
+                    if len(self._slots) == self.slots:
                         break
-            if len(self._slots) < SLOTS:
+            if len(self._slots) < self.slots:
                 if time.monotonic() > deadline:
-                    raise ReaderError(f"no {SLOTS} free vpcd slots within {CLAIM_TIMEOUT:g} s")
+                    raise ReaderError(f"no {self.slots} free vpcd slots within {CLAIM_TIMEOUT:g} s")
                 time.sleep(0.2)
 
     def _lock(self, port: int) -> bool:
@@ -273,8 +274,10 @@ class ReferenceAgents(AgentTarget):
         ca_bundle: Path,
         transcripts: TranscriptSwitch,
         headless_pins: dict[str, Secret],
+        port: int = 0,
     ) -> None:
         self.source = source
+        self.port = port  # 0: a free port per start; a fixed one when pages name the agent's URL
         self.origins = origins
         self.ca_bundle = ca_bundle
         self.transcripts = transcripts
@@ -298,7 +301,7 @@ class ReferenceAgents(AgentTarget):
                 ca_bundle=self.ca_bundle,
             )
             self.agent = Agent(config, self.source, observers=self.transcripts.observers)
-            self.server = AgentServer(self.agent, port=0).start()
+            self.server = AgentServer(self.agent, port=self.port).start()
             self.setup = wanted
             self.url = self.server.url
         return AgentClient(self.server.url, origin)

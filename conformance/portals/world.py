@@ -17,7 +17,7 @@ import httpx
 
 from conformance.oidc.cards import CardSigner
 from conformance.oidc.flow import FlowResult, sign_in
-from conformance.oidc.stack import export_users, portal_client
+from conformance.oidc.stack import AGENT_URL, export_users, portal_client
 from conformance.portals.stack import PORTALS, prepare_portals
 from reference_service.cis2.clients import write_clients
 from reference_service.cis2.config import Settings
@@ -41,6 +41,7 @@ class PortalWorld:
 
     data_dir: Path
     close_on_card_removal: tuple[str, ...] = ()
+    agent_url: str = AGENT_URL  # where the provider's smartcard page and the portals find the agent
     cis2: Settings = field(init=False)
     portals: dict[str, PortalSettings] = field(init=False)
     _servers: list[BackgroundServer | BackgroundPortal] = field(default_factory=list)
@@ -63,9 +64,14 @@ class PortalWorld:
             clients=registry,
             tls_certificate=certificate,
             tls_key=key,
+            agent_url=self.agent_url,
         )
         prepared = prepare_portals(
-            self.data_dir, self.cis2, ports=ports, close_on_card_removal=self.close_on_card_removal
+            self.data_dir,
+            self.cis2,
+            ports=ports,
+            agent_url=self.agent_url,
+            close_on_card_removal=self.close_on_card_removal,
         )
         self.portals = {portal: prepared[portal][0] for portal in PORTALS}
         self.pki = pki

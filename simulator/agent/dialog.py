@@ -61,7 +61,7 @@ button.secondary { background: #d8dde0; color: #212b32; }
   <input id="pin" name="pin" type="password" inputmode="numeric" autocomplete="off"
          minlength="6" maxlength="8" pattern="[0-9]{6,8}" required autofocus>
   <div class="buttons">
-    <button type="submit" class="primary" id="confirm">Confirm</button>
+    <button type="submit" class="primary" id="confirm">OK</button>
     <button type="submit" class="secondary" id="cancel" form="cancel-form">Cancel</button>
   </div>
 </form>
