@@ -15,6 +15,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+SUITES = ("card", "agent", "oidc", "journeys")
+ALL = "all"  # every suite in one pytest session: one results file, one report
+
+
+def suite_packages(suite: str) -> list[str]:
+    """The packages pytest collects for `suite` (a name of SUITES, or "all")."""
+    names = SUITES if suite == ALL else (suite,)
+    unknown = [name for name in names if name not in SUITES]
+    if unknown:
+        raise ValueError(f"unknown suite {unknown[0]!r}: one of {', '.join([*SUITES, ALL])}")
+    return [f"conformance.{name}" for name in names]
+
 
 def suite_command(
     suite: str = "card",
@@ -32,7 +44,7 @@ def suite_command(
         "-m",
         "pytest",
         "--pyargs",
-        f"conformance.{suite}",
+        *suite_packages(suite),
         f"--careid-run-dir={run_dir}",
         f"--junitxml={run_dir / 'junit.xml'}",
         "-p",

@@ -17,10 +17,9 @@ import click
 from conformance.report.build import LatestLinkError, build_report
 from conformance.report.model import ResultsFileError, RunResults, attach_detection, load_results
 from conformance.report.summary import RequirementResult, Summary, Verdict, summarise
-from conformance.runner import run_suite
+from conformance.runner import ALL, SUITES, run_suite
 from conformance.selfcheck import run_detection
 
-SUITES = ("card", "agent", "oidc")
 # The pytest plugin's option for a waivers file.
 WAIVERS_OPTION = "--careid-waivers"
 # The summary fits one screen: long lists are cut, the report has them whole.
@@ -117,7 +116,7 @@ def summary_lines(
             lines.append(f"    … and {len(check.problems) - _FAILURES_SHOWN} more")
     detection = results.detection
     if detection is None:
-        if results.suite == "card":  # the fault modes are the virtual card's
+        if "card" in results.suite.split(","):  # the fault modes are the virtual card's
             lines.append("  Detection     not run (add --self-check)")
     else:
         caught = sum(fault.caught for fault in detection.faults)
@@ -134,7 +133,11 @@ def summary_lines(
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--suite", type=click.Choice(SUITES), default="card", show_default=True, help="Suite to run."
+    "--suite",
+    type=click.Choice([*SUITES, ALL]),
+    default="card",
+    show_default=True,
+    help=f"Suite to run; {ALL}: every suite in one run and one report.",
 )
 @click.option("--reader", "reader_name", metavar="NAME", help="A PC/SC reader (physical cards).")
 @click.option("--in-process", is_flag=True, help="The virtual card in this process, no PC/SC.")
@@ -186,7 +189,7 @@ def conform(
         raise click.UsageError("give --reader NAME or --in-process, not both")
     if reader_name is not None and persona is not None:
         raise click.UsageError("--persona chooses a virtual card; a physical card has its own")
-    if self_check and suite != "card":
+    if self_check and suite not in ("card", ALL):
         raise click.UsageError("--self-check runs the card suite against the card's fault modes")
     run_dir = report_dir / new_run_id(suite)
     run_dir.mkdir(parents=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from conformance.report.csv_report import CSV_FILE, render_csv
 from conformance.report.html_report import HTML_FILE, render_html
+from conformance.report.journeys import load_journeys
 from conformance.report.model import RunResults, load_results
 
 LATEST = "latest"
@@ -52,7 +53,8 @@ def write_reports(results: RunResults, run_dir: Path) -> Path:
     _write_atomically(run_dir / CSV_FILE, render_csv(results))
     html = run_dir / HTML_FILE
     shots = sorted(path.relative_to(run_dir).as_posix() for path in run_dir.glob(SCREENSHOTS))
-    _write_atomically(html, render_html(results, shots))
+    journeys, problems = load_journeys(run_dir)
+    _write_atomically(html, render_html(results, shots, journeys, problems))
     return html
 
 

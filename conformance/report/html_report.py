@@ -13,6 +13,7 @@ from html import escape
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
+from conformance.report.journeys import JourneyRecord
 from conformance.report.model import Outcome, RunResults, TestResult
 from conformance.report.summary import Summary, summarise
 
@@ -25,6 +26,15 @@ _CSS = """
 .shots figure{margin:0;max-width:420px}
 .shots img{max-width:100%;border:1px solid #d0d7de;border-radius:6px}
 .shots figcaption{font-size:13px;color:#57606a;margin-top:4px}
+.journey{border-top:1px solid var(--line);margin-top:14px;padding-top:12px}
+.journey h3{text-transform:none;letter-spacing:0;color:var(--ink);font-size:16px;margin:0 0 4px}
+.step{display:grid;grid-template-columns:minmax(200px,2fr) minmax(0,5fr);gap:18px;
+  padding:10px 0;border-bottom:1px dashed var(--line)}
+.step .label{font-weight:700;margin-right:6px}
+.strip{display:flex;gap:12px;overflow-x:auto;align-items:flex-start}
+.strip figure{margin:0;flex:0 0 300px}
+.strip img{width:100%;border:1px solid #d0d7de;border-radius:6px}
+.strip figcaption{font-size:12px;color:#57606a;margin-top:3px}
 :root { --ink:#1d2330; --muted:#5b6475; --line:#d9dee7; --bg:#f5f7fa; --card:#fff;
   --passed:#17733a; --passed-bg:#e3f4e8; --failed:#b3261e; --failed-bg:#fbe4e2;
   --error:#7a1d17; --error-bg:#f6d6d3; --waived:#8a5a00; --waived-bg:#fdf0d5;
@@ -370,8 +380,82 @@ def _screenshots(screenshots: Sequence[str]) -> str:
 </section>"""
 
 
-def render_html(results: RunResults, screenshots: Sequence[str] = ()) -> str:
-    """The whole page as one string; `screenshots` are PNG paths inside the run folder."""
+def _strip(step_shots: Sequence[tuple[str, str]]) -> str:
+    figures = []
+    for path, caption in step_shots:
+        href = _safe_href(path)
+        if href is None:
+            figures.append(f'<span class="failed">unsafe path {_e(path)}</span>')
+            continue
+        figures.append(
+            f'<figure><a href="{href}"><img src="{href}" alt="{_e(caption)}"></a>'
+            f"<figcaption>{_e(caption)}</figcaption></figure>"
+        )
+    return "".join(figures) or '<span class="none">not reached</span>'
+
+
+def _journey(record: JourneyRecord) -> str:
+    outcome = {"passed": "passed", "failed": "failed", "skipped": "skipped"}.get(
+        record.outcome, "error"
+    )
+    facts = []
+    if record.manual is not None:
+        facts.append(f"manual <code>{_e(record.manual.source)}</code>")
+    if record.requirement:
+        facts.append(f'<code class="id">{_e(record.requirement)}</code>')
+    if record.test:
+        facts.append(f'<span class="mono">{_nodeid(record.test)}</span>')
+    rows = []
+    for step in record.steps:
+        label = f"Step {step.label}." if record.manual is not None else f"{step.label}:"
+        shots = [(shot.file, shot.caption) for shot in step.shots]
+        rows.append(
+            f'<div class="step"><div><span class="label">{_e(label)}</span>'
+            f"{_e(step.wording)}</div>"
+            f'<div class="strip">{_strip(shots)}</div></div>'
+        )
+    message = f'<p class="text">{_e(record.message)}</p>' if record.message else ""
+    return (
+        f'<div class="journey" id="journey-{_e(record.key)}"><h3>{_e(record.title)} '
+        f"{_badge(outcome, record.outcome)}</h3>"
+        f'<p class="sub">{" · ".join(facts)}</p>{message}{"".join(rows)}</div>'
+    )
+
+
+def _journeys(journeys: Sequence[JourneyRecord], problems: Sequence[str]) -> str:
+    if not journeys and not problems:
+        return ""
+    manuals = [record for record in journeys if record.manual is not None]
+    scenarios = [record for record in journeys if record.manual is None]
+    parts = []
+    if manuals:
+        parts.append("<h3>The manuals, step by step</h3>")
+        parts.extend(_journey(record) for record in manuals)
+    if scenarios:
+        parts.append("<h3>Other journeys</h3>")
+        parts.extend(_journey(record) for record in scenarios)
+    if problems:
+        items = "".join(f"<li>{_e(problem)}</li>" for problem in problems)
+        parts.append(
+            f'<p>{_badge("error")} journeys left out:</p><ul class="problems">{items}</ul>'
+        )
+    return f"""
+<section id="journeys">
+  <h2>Journeys</h2>
+  <p class="sub">Each step in the manual's own words, beside what the browser showed at that
+  step; the element the step names is outlined.</p>
+  {"".join(parts)}
+</section>"""
+
+
+def render_html(
+    results: RunResults,
+    screenshots: Sequence[str] = (),
+    journeys: Sequence[JourneyRecord] = (),
+    journey_problems: Sequence[str] = (),
+) -> str:
+    """The whole page as one string; `screenshots` are PNG paths inside the run folder,
+    `journeys` the recorded journeys (picture strips beside the manuals' wording)."""
     summary = summarise(results)
     harness = results.versions.get("careid-harness") or "?"
     title = f"careid {results.suite} conformance: {summary.verdict.value} — {results.run_id}"
@@ -393,6 +477,7 @@ def render_html(results: RunResults, screenshots: Sequence[str] = ()) -> str:
 {_tests(results)}
 {_self_check(results)}
 {_detection(results)}
+{_journeys(journeys, journey_problems)}
 {_screenshots(screenshots)}
 <footer>careid-harness {_e(harness)} · results schema {_e(results.schema_)}</footer>
 </main>
