@@ -269,6 +269,12 @@ class CardTarget:
     def reinsert(self, session: CardSession) -> CardConnection:
         raise NotImplementedError(f"cards cannot be removed on the {self.kind} target")
 
+    def describe_blanks(self, **values: Any) -> None:
+        """Fill in the fields still empty: in a run of several suites, the first to describe
+        the target (the card suite) keeps its words."""
+        for key, value in values.items():
+            self.description[key] = self.description.get(key) or value
+
     def describe_card(self, connection: CardConnection) -> None:
         """Fill in the description from the first card (read-only commands only)."""
         if self._described:

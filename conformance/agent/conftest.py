@@ -142,10 +142,9 @@ def agent_environment(request: pytest.FixtureRequest) -> Iterator[AgentEnvironme
                 transcripts,
                 pins,
             )
+        run.target.describe_blanks(kind=bay.kind, reader=", ".join(bay.readers), persona="alice")
         run.target.description.update(
-            kind=bay.kind,
-            reader=", ".join(bay.readers),
-            persona="alice",
+            agent_readers=", ".join(bay.readers),
             agent=url or "reference agent (simulator.agent), started by the suite",
             origin=origins[0],
         )

@@ -150,15 +150,10 @@ def journey_stack(request: pytest.FixtureRequest) -> Iterator[JourneyStack]:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
             )
-            description = run.target.description
-            # In a run of every suite the card suite's target comes first and stays.
-            for key, value in (
-                ("kind", bay.kind),
-                ("reader", ", ".join(bay.readers)),
-                ("persona", "per journey"),
-            ):
-                description[key] = description.get(key) or value
-            description.update(
+            run.target.describe_blanks(
+                kind=bay.kind, reader=", ".join(bay.readers), persona="per journey"
+            )
+            run.target.description.update(
                 journeys_reader=", ".join(bay.readers),
                 agent=f"reference agent (simulator.agent) at {agent_url}",
                 issuer=world.cis2.issuer,
