@@ -1,15 +1,20 @@
-"""Full smartcard sign-ins per second at the reference provider, beside node-oidc-provider.
+"""Full smartcard sign-ins per second at the reference stack, beside node-oidc-provider.
 
-Both providers run in their own processes on 127.0.0.1; the same client (the load suites'
-headless flow: RelyingParty + flow.sign_in, PKCE, token exchange, ID token verified) runs
-THREADS concurrent users against each in turn, A B A B, ROUND seconds per round:
+The reference stack (provider + NHSmail portal + My Identity Portal) and node-oidc-provider
+run in their own processes on 127.0.0.1; the same client (the load suites' headless flows,
+`loadtests.flows` / `loadtests.portal_flows`) runs THREADS concurrent users against each in
+turn, A B C A B C, ROUND seconds per round:
 
-* A: the reference provider, smartcard mechanism, the agent core signing with a fresh
-  pre-issued card each sign-in;
-* B: node-oidc-provider (npm `oidc-provider`, the dev login + consent forms), plain code flow.
+* A: the reference provider alone, smartcard mechanism (RelyingParty + flow.sign_in, PKCE,
+  token exchange, ID token verified), the agent core signing with a fresh pre-issued card;
+* B: node-oidc-provider (npm `oidc-provider`, the dev login + consent forms), plain code flow
+  with the same RelyingParty client;
+* C: the whole stack: NHSmail portal "Log in with my Care Identity" → the provider with a
+  linked persona's fresh card → the portal's callback (its own token request and ID token
+  check) → the signed-in page.
 
-Prints sign-ins/s, p50/p95 and errors of each, and the ratio A/B (medians of the rounds).
-Machines here are shared and noisy: read the ratio, not the absolute figures.
+Prints sign-ins/s, p50/p95 and errors of each, and the ratios A/B and C/B (medians of the
+rounds). Machines here are shared and noisy: read the ratios, not the absolute figures.
 
     .venv/bin/python benchmarks/signin_throughput.py [--round 10] [--rounds 2] [--threads 4]
 """
@@ -20,6 +25,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,9 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conformance.oidc.drivers import DriverContext, dev_interactions
 from conformance.oidc.target import free_port
+from loadtests.accounts import signed_in_personas
 from loadtests.flows import CardSupply, SignInFlow, smartcard_flow
-from loadtests.pool import ensure_pool
-from loadtests.target import RunConfig, start_reference, wait_for
+from loadtests.pool import Pool, ensure_pool
+from loadtests.portal_flows import NhsmailSignInFlow
+from loadtests.target import ReferenceStack, RunConfig, start_reference, wait_for
 from simulator.pki import TestPKI
 from tests.integration.test_oidc_node_provider import INSTALL_DIR, PROVIDER_SCRIPT
 
@@ -137,55 +145,69 @@ def measure(make: Any, seconds: float, threads: int) -> dict[str, float]:
     }
 
 
+def reference_stack(prefix: str) -> tuple[Path, Path, Pool, ReferenceStack]:
+    """(data dir, work folder, pool, stack): a fresh temporary data dir, a 2000-card pool
+    issued in it and the reference stack started on it."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    work = data_dir / "work"
+    work.mkdir()
+    pool = ensure_pool(data_dir, 2000)
+    return data_dir, work, pool, start_reference(data_dir, work, pool)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--round", type=float, default=10.0, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="careid-bench-"))
-    work = data_dir / "work"
-    work.mkdir()
-    pool = ensure_pool(data_dir, 2000)
-    reference = start_reference(data_dir, work, pool)
+    data_dir, work, pool, reference = reference_stack("careid-bench-")
     node, node_config = start_node(data_dir, work)
     cards = CardSupply(pool.personas)
+    linked = CardSupply(signed_in_personas(pool.personas))
     ref_config = reference.run_config(pool)
 
     def make_reference() -> Any:
         flow, signer = smartcard_flow(ref_config, _quiet)
         return flow, lambda: signer.insert(*cards.next())
 
+    def make_nhsmail() -> Any:
+        flow = NhsmailSignInFlow(ref_config, _quiet, linked)
+        return flow, flow.prepare
+
     def make_node() -> Any:
         driver = dev_interactions(DriverContext(workdir=work, user="alice", password="any"))  # noqa: S106
         flow = SignInFlow(node_config, _quiet, driver, "code flow", "")
         return flow, lambda: None
 
-    results: dict[str, list[dict[str, float]]] = {"reference": [], "node": []}
+    makers = {"reference": make_reference, "node": make_node, "nhsmail": make_nhsmail}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in makers}
     try:
         for _ in range(args.rounds):
-            results["reference"].append(measure(make_reference, args.round, args.threads))
-            results["node"].append(measure(make_node, args.round, args.threads))
+            for name, make in makers.items():
+                results[name].append(measure(make, args.round, args.threads))
     finally:
         reference.stop()
         node.terminate()
         node.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    labels = {
+        "reference": "reference provider, full smartcard sign-in",
+        "node": "node-oidc-provider, plain code flow",
+        "nhsmail": "reference stack, NHSmail smartcard sign-in",
+    }
     summary = {}
     for name, rounds in results.items():
         summary[name] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
         errors = sum(r["errors"] for r in rounds)
         s = summary[name]
-        label = (
-            "reference provider, full smartcard sign-in"
-            if name == "reference"
-            else "node-oidc-provider, plain code flow"
-        )
         print(
-            f"{label:45s} {s['rate']:7.1f}/s  p50 {s['p50']:6.1f} ms  p95 {s['p95']:6.1f} ms"
+            f"{labels[name]:45s} {s['rate']:7.1f}/s  p50 {s['p50']:6.1f} ms  p95 {s['p95']:6.1f} ms"
             f"  errors {errors:.0f}  ({args.rounds}×{args.round:g} s, {args.threads} users)"
         )
-    ratio = summary["reference"]["rate"] / max(summary["node"]["rate"], 1e-9)
-    print(f"ratio reference smartcard / node code flow: {ratio:.2f}")
+    node_rate = max(summary["node"]["rate"], 1e-9)
+    for name, what in (("reference", "reference smartcard"), ("nhsmail", "NHSmail smartcard")):
+        print(f"ratio {what} / node code flow: {summary[name]['rate'] / node_rate:.2f}")
 
 
 if __name__ == "__main__":

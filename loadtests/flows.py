@@ -139,7 +139,13 @@ class AgentDriver:
 
 
 class TotpCodes:
-    """Codes for the pool's personas, never one (person, step) twice in this process."""
+    """Codes for the pool's personas, never one (person, step) twice in this process.
+
+    Offered: the previous step while it has more than `SAFE_MARGIN` seconds left to live (the
+    verifier's ±1 window ends it at the next boundary), then the current and the next step —
+    three codes per person and step, none that could expire while a request is in flight."""
+
+    SAFE_MARGIN = 10.0
 
     def __init__(self, personas: Sequence[LoadPersona], clock: Any = None) -> None:
         import time  # noqa: PLC0415
@@ -150,21 +156,38 @@ class TotpCodes:
         self._next = cycle(self.personas)
         self._lock = threading.Lock()
 
+    def _free_step(self, persona: LoadPersona, now: float) -> int | None:
+        current = int(now // STEP)
+        left = (current + 1) * STEP - now
+        earliest = current - 1 if left > self.SAFE_MARGIN else current
+        step = max(earliest, self._used.get(persona.uuid, earliest - 1) + 1)
+        return step if step <= current + 1 else None
+
     def next(self) -> tuple[str, str]:
-        """(uuid, code): the next persona with an unused step in the provider's ±1 window."""
+        """(uuid, code): the next persona with an unused step in the verifier's ±1 window,
+        steps in increasing order (the directory refuses a step before one it saw)."""
         with self._lock:
             for _ in range(len(self.personas)):
                 persona = next(self._next)
-                current = int(self.clock() // STEP)
-                last = self._used.get(persona.uuid, current - 2)
-                step = max(current - 1, last + 1)
-                if step <= current + 1:
+                step = self._free_step(persona, self.clock())
+                if step is not None:
                     self._used[persona.uuid] = step
                     return persona.uuid, hotp(secret_bytes(persona.totp_secret), step)
         raise FlowError(
             f"all {len(self.personas)} TOTP personas used their codes this step: a larger "
             "pool (--pool) or fewer TOTP users"
         )
+
+    def seconds_until_free(self) -> float:
+        """0 when a code is free now; else the wait until the next step brings new ones.
+
+        Users wait this out before an iteration (outside its timing): a pool too small for
+        the users' pace slows them down instead of failing sign-ins the service never saw."""
+        with self._lock:
+            now = self.clock()
+            if any(self._free_step(p, now) is not None for p in self.personas):
+                return 0.0
+            return (int(now // STEP) + 1) * STEP - now + 0.05
 
 
 @dataclass

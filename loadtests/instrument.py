@@ -7,6 +7,9 @@ passes a collector. Nothing here imports Locust.
 * `TimedTransport`: an httpx transport that times each HTTP exchange (the body read
   included) and reports it as `<METHOD> <path>`, with random path segments (login
   transaction ids) folded into `{id}` so one step of the flow is one row of the statistics.
+  Exchanges with other origins than the provider's (the portals) are named
+  `<label> <path>` (`nhsmail /login`, `myidentity /oidc/callback`): both portals have a
+  `/login` and an `/oidc/callback`, and their rows must not merge.
 * `timed(report, type, name)`: a context manager for any other step (card operations,
   whole sign-ins).
 """
@@ -37,15 +40,23 @@ class Report(Protocol):
     ) -> None: ...
 
 
-def request_name(url: str, base_path: str = "") -> str:
-    """The statistics row of a URL: its path below `base_path`, random segments as {id}."""
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def request_name(url: str, base_path: str = "", labels: dict[str, str] | None = None) -> str:
+    """The statistics row of a URL: its path below `base_path`, random segments as {id},
+    prefixed by the label of its origin when `labels` names it."""
     path = urlsplit(url).path
     if base_path and path.startswith(base_path):
         path = path[len(base_path) :] or "/"
-    return "/".join(
+    name = "/".join(
         "{id}" if _RANDOM_SEGMENT.fullmatch(part) and _MIXED.search(part) else part
         for part in path.split("/")
     )
+    label = (labels or {}).get(origin_of(url))
+    return f"{label} {name}" if label else name
 
 
 class TimedTransport(httpx.BaseTransport):
@@ -59,13 +70,15 @@ class TimedTransport(httpx.BaseTransport):
         base_path: str = "",
         inner: httpx.BaseTransport | None = None,
         verify: object = True,
+        labels: dict[str, str] | None = None,
     ) -> None:
         self.report = report
         self.base_path = base_path.rstrip("/")
+        self.labels = labels or {}
         self.inner = inner or httpx.HTTPTransport(verify=verify)  # type: ignore[arg-type]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        name = request_name(str(request.url), self.base_path)
+        name = request_name(str(request.url), self.base_path, self.labels)
         started = time.perf_counter()
         try:
             response = self.inner.handle_request(request)
@@ -101,11 +114,14 @@ def timed(report: Report, request_type: str, name: str) -> Iterator[None]:
     report(request_type, name, _ms(started), 0, None)
 
 
-def browser(report: Report, issuer: str, verify: object) -> httpx.Client:
-    """A browser-like client (own cookies, no automatic redirects) whose exchanges are timed."""
+def browser(
+    report: Report, issuer: str, verify: object, labels: dict[str, str] | None = None
+) -> httpx.Client:
+    """A browser-like client (own cookies, no automatic redirects) whose exchanges are timed;
+    `labels`: origin -> row prefix for the other services it visits."""
     base_path = urlsplit(issuer).path
     return httpx.Client(
-        transport=TimedTransport(report, base_path=base_path, verify=verify),
+        transport=TimedTransport(report, base_path=base_path, verify=verify, labels=labels),
         follow_redirects=False,
         timeout=60.0,
     )

@@ -1,9 +1,16 @@
 """The locustfile of the load suites: `careid load` runs `locust -f` on this file.
 
 The user classes come from `loadtests.users`; pick some by name on Locust's command line
-(`SmartcardSignIn`, `TotpSignIn`), or all of them for the weighted mix.
+(`SmartcardSignIn`, `TotpSignIn`, `NhsmailSignIn`, `Linking`, `PasswordMfaSignIn`), or
+several for the weighted mix.
 """
 
-from loadtests.users import SmartcardSignIn, TotpSignIn
+from loadtests.users import (
+    Linking,
+    NhsmailSignIn,
+    PasswordMfaSignIn,
+    SmartcardSignIn,
+    TotpSignIn,
+)
 
-__all__ = ["SmartcardSignIn", "TotpSignIn"]
+__all__ = ["Linking", "NhsmailSignIn", "PasswordMfaSignIn", "SmartcardSignIn", "TotpSignIn"]

@@ -19,12 +19,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.oidc.target import free_port
+from loadtests.target import stop_process
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILE = HERE / "locustfile.py"
 SHAPEFILE = HERE / "shapefile.py"
 PREFIX = "locust"
-FLOW_CLASSES = {"smartcard": "SmartcardSignIn", "totp": "TotpSignIn"}
+FLOW_CLASSES = {
+    "smartcard": "SmartcardSignIn",
+    "totp": "TotpSignIn",
+    "nhsmail": "NhsmailSignIn",
+    "linking": "Linking",
+    "password": "PasswordMfaSignIn",
+}
+PORTAL_FLOWS = ("nhsmail", "linking", "password")  # need the portals (the reference stack)
+
+
+def parse_flows(specs: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, int]]:
+    """`("nhsmail:3", "password")` -> (("nhsmail", "password"), {"nhsmail": 3}): the flows
+    in order, once each, and the weights given (the others keep their class weight)."""
+    flows: list[str] = []
+    weights: dict[str, int] = {}
+    for spec in specs:
+        name, _, weight = spec.partition(":")
+        name = name.strip()
+        if name not in FLOW_CLASSES:
+            raise ValueError(f"unknown flow {name!r}: one of {', '.join(FLOW_CLASSES)}")
+        if weight:
+            if not weight.isdigit() or int(weight) < 1:
+                raise ValueError(f"{spec!r}: the weight is a whole number from 1")
+            weights[name] = int(weight)
+        if name not in flows:
+            flows.append(name)
+    return tuple(flows), weights
 
 
 @dataclass
@@ -116,16 +143,6 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{path}" if path else root}
 
 
-def _stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def run_locust(run: LocustRun) -> int:
     """Run Locust to the end (bounded by run_time + a margin); Locust's exit status."""
     run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -152,15 +169,15 @@ def run_locust(run: LocustRun) -> int:
         while master.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         if master.poll() is None:
-            _stop(master)
+            stop_process(master)
             return 3
         for worker in processes[1:]:
             try:
                 worker.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                _stop(worker)
+                stop_process(worker)
         return int(master.returncode)
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop_process(process)
         out.close()

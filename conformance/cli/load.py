@@ -1,9 +1,9 @@
-"""`careid load`: Locust load runs against the reference provider (or another target).
+"""`careid load`: Locust load runs against the reference stack (or another target).
 
-Locust runs in child processes (`loadtests.run`); this process prepares the card pool,
-starts the reference provider when no target is named, checks the SLO file against Locust's
-final statistics, writes the load report, and exits 0 only when Locust saw no failure and
-every objective held.
+Locust runs in child processes (`loadtests.run`); this process prepares the card pool and
+its NHSmail accounts, starts the reference stack (provider + both portals, each its own
+process) when no target is named, checks the SLO file against Locust's final statistics,
+writes the load report, and exits 0 only when Locust saw no failure and every objective held.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import click
 from conformance.cli.conform import new_run_id
 from conformance.cli.options import data_dir_option
 
-FLOWS = ("smartcard", "totp")
+FLOWS = ("smartcard", "totp", "nhsmail", "linking", "password")
 
 
 def _seconds(value: str) -> float:
@@ -50,14 +50,16 @@ def _seconds(value: str) -> float:
     "--target",
     default="reference",
     show_default=True,
-    help="`reference` (started here), or a run.json naming another provider.",
+    help="`reference`: the reference stack (provider + both portals, started here), or a "
+    "run.json naming another provider.",
 )
 @click.option(
     "--flow",
     "flows",
     multiple=True,
-    type=click.Choice(FLOWS),
-    help="Flows to run (repeat for a weighted mix). Default: smartcard.",
+    metavar="NAME[:WEIGHT]",
+    help=f"Flow to run: {', '.join(FLOWS)}; repeat for a mix, `:N` sets its weight "
+    "(nhsmail:3). Default: smartcard.",
 )
 @click.option(
     "--workers",
@@ -107,14 +109,19 @@ def load(
     """Run a Locust load run and leave its report in reports/<run-id>/ (index.html)."""
     from conformance.report.build import point_latest  # noqa: PLC0415
     from conformance.report.load_report import write_load_report  # noqa: PLC0415
+    from loadtests.accounts import ensure_accounts  # noqa: PLC0415
     from loadtests.pool import ensure_pool  # noqa: PLC0415
-    from loadtests.run import LocustRun, run_locust  # noqa: PLC0415
+    from loadtests.run import PORTAL_FLOWS, LocustRun, parse_flows, run_locust  # noqa: PLC0415
     from loadtests.shape_math import ShapeSpecError, parse_shape  # noqa: PLC0415
     from loadtests.slo import SloFileError, check, load_locust_json, load_slo  # noqa: PLC0415
     from loadtests.target import RunConfig, start_reference  # noqa: PLC0415
 
     seconds = _seconds(run_time)
     objectives = None
+    try:
+        names, weights = parse_flows(flows or ("smartcard",))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--flow") from None
     try:
         objectives = load_slo(slo) if slo else None
         if shape:
@@ -127,20 +134,28 @@ def load(
     click.echo(f"careid load: run folder {run_dir}/")
     pool = ensure_pool(data_dir, pool_size)
     click.echo(f"careid load: {len(pool.personas)} pre-issued cards in {pool.directory}")
-    settings = {"iterations": iterations, "workers": max(1, workers)}
+    ensure_accounts(pool)  # the pool's NHSmail accounts (one shared password hash)
+    settings = {"iterations": iterations, "workers": max(1, workers), "weights": weights}
     reference = None
     workdir = Path(tempfile.mkdtemp(prefix="careid-load-"))
     try:
         if target == "reference":
             reference = start_reference(data_dir, workdir, pool)
             config = reference.run_config(pool, **settings)
+            pids = ", ".join(f"{name} {pid}" for name, pid in reference.pids().items())
             click.echo(
-                f"careid load: reference provider {config.issuer} (pid {reference.process.pid})"
+                f"careid load: reference stack {config.issuer}, NHSmail portal "
+                f"{config.nhsmail_url}, My Identity Portal {config.myidentity_url} (pids {pids})"
             )
         else:
             base = RunConfig.load(Path(target))
             document = {**base.__dict__, **settings, "pool": base.pool or str(pool.directory)}
             config = RunConfig(**document)
+            if set(names) & set(PORTAL_FLOWS) and not config.nhsmail_url:
+                raise click.UsageError(
+                    f"{target} names no portals (nhsmail_url, myidentity_url): the flows "
+                    f"{', '.join(PORTAL_FLOWS)} need them"
+                )
         run_file = config.save(run_dir / "run.json")
         run = LocustRun(
             run_file,
@@ -148,14 +163,15 @@ def load(
             users=users,
             spawn_rate=spawn_rate,
             run_time=seconds,
-            flows=flows or ("smartcard",),
+            flows=names,
             workers=workers,
             shape=shape,
             quit_when_done=iterations > 0,
         )
         click.echo(
             f"careid load: {users} users, {spawn_rate:g}/s, {seconds:g} s, flows "
-            f"{', '.join(run.flows)}, {'one process' if not workers else f'{workers} workers'}"
+            f"{', '.join(f'{n}:{weights[n]}' if n in weights else n for n in run.flows)}, "
+            f"{'one process' if not workers else f'{workers} workers'}"
         )
         status = run_locust(run)
     finally:
