@@ -1,8 +1,8 @@
 """The locustfile of the load suites: `careid load` runs `locust -f` on this file.
 
 The user classes come from `loadtests.users`; pick some by name on Locust's command line
-(`SmartcardSignIn`, `TotpSignIn`, `NhsmailSignIn`, `Linking`, `PasswordMfaSignIn`), or
-several for the weighted mix.
+(`SmartcardSignIn`, `TotpSignIn`, `NhsmailSignIn`, `Linking`, `PasswordMfaSignIn`, and
+`VpcdSignIn` for real vpcd slots), or several for the weighted mix.
 """
 
 from loadtests.users import (
@@ -12,5 +12,13 @@ from loadtests.users import (
     SmartcardSignIn,
     TotpSignIn,
 )
+from loadtests.vpcd import VpcdSignIn
 
-__all__ = ["Linking", "NhsmailSignIn", "PasswordMfaSignIn", "SmartcardSignIn", "TotpSignIn"]
+__all__ = [
+    "Linking",
+    "NhsmailSignIn",
+    "PasswordMfaSignIn",
+    "SmartcardSignIn",
+    "TotpSignIn",
+    "VpcdSignIn",
+]

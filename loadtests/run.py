@@ -31,6 +31,7 @@ FLOW_CLASSES = {
     "nhsmail": "NhsmailSignIn",
     "linking": "Linking",
     "password": "PasswordMfaSignIn",
+    "vpcd": "VpcdSignIn",  # cards in real vpcd slots (run.json `vpcd_readers`)
 }
 PORTAL_FLOWS = ("nhsmail", "linking", "password")  # need the portals (the reference stack)
 

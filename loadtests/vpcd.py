@@ -1,26 +1,30 @@
 """Real vpcd slots for a few users: the agent core over PC/SC, off the gevent loop.
 
-`careid load --vpcd "alice@Virtual PCD 00 00"` (repeatable) adds `VpcdSignIn` users, one per
-slot: the card already in that slot (`careid card insert alice`) signs through the agent core
-with `PcscReaders`, exactly as the Identity Agent does. pyscard's calls block in C, which
-would stall every greenlet of the process, so each agent call runs in gevent's threadpool
-(`hub.threadpool.apply`): one user's PC/SC round trip never holds up the others.
+`careid load --flow vpcd --vpcd "alice@CareID Virtual Reader 0 00 00"` (repeatable) runs
+`VpcdSignIn` users, one per slot: the card already in that slot (`careid card insert --persona
+alice`) signs through the agent core with `PcscReaders`, exactly as the Identity Agent does.
+pyscard's calls block in C, which would stall every greenlet of the process, so each agent
+call runs in gevent's threadpool (`hub.threadpool.apply`): one user's PC/SC round trip never
+holds up the others.
 
-Not exercised by the test suite (it needs pcscd and vpcd): see docs/load.md.
+tests/integration/test_load_vpcd.py runs it over the real pcscd + vpcd; see docs/load.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, TypeVar
 
 import gevent  # type: ignore[import-untyped]
+from locust import events
+from locust.env import Environment
 
 from conformance.oidc.flow import FlowError
 from loadtests.flows import CARD, AgentDriver, SignInFlow, _b64url, _NoSessionEnd
 from loadtests.instrument import Report, timed
 from loadtests.target import RunConfig
-from loadtests.users import CareidUser
+from loadtests.users import CareidUser, read_run_config
 from simulator.agent import Agent, AgentConfig, PcscReaders, Policy, RequestState
 from simulator.personas import get_persona
 
@@ -71,14 +75,19 @@ class PcscSigner:
 
 
 class VpcdSignIn(CareidUser):
-    """One user per `persona@reader` of the run config (fixed_count: never more)."""
+    """One user per `persona@reader` of the run config, each on its own slot (Locust spawns
+    exactly `fixed_count` of them, set from run.json when the process starts)."""
 
-    abstract = True  # made concrete per run by `vpcd_users`
-    slot: str = ""
+    fixed_count = 1
+    slots: ClassVar[tuple[str, ...]] = ()
+    _taken: ClassVar[Iterator[int]] = itertools.count()
     signer: PcscSigner | None = None
 
     def make_flow(self, config: RunConfig) -> SignInFlow:
-        persona, _, reader = self.slot.partition("@")
+        index = next(self._taken)
+        if index >= len(config.vpcd_readers):
+            raise RuntimeError(f"more vpcd users than slots ({len(config.vpcd_readers)})")
+        persona, _, reader = config.vpcd_readers[index].partition("@")
         self.signer = PcscSigner(config.origin, reader, persona, self.report)
         return SignInFlow(
             config,
@@ -94,12 +103,12 @@ class VpcdSignIn(CareidUser):
             self.signer.close()
 
 
-def vpcd_users(config: RunConfig) -> list[type[VpcdSignIn]]:
-    """One concrete user class per configured slot, each spawned exactly once."""
-    classes = []
-    for index, slot in enumerate(config.vpcd_readers):
-        cls = type(
-            f"VpcdSignIn{index}", (VpcdSignIn,), {"abstract": False, "slot": slot, "fixed_count": 1}
-        )
-        classes.append(cls)
-    return classes
+def _slots(environment: Environment, **_: Any) -> None:
+    """As many vpcd users as run.json names slots (none: the class is left out)."""
+    options = environment.parsed_options
+    if not options or not getattr(options, "careid_run", None):
+        return
+    VpcdSignIn.fixed_count = len(read_run_config(environment).vpcd_readers)
+
+
+events.init.add_listener(_slots)  # type: ignore[no-untyped-call]

@@ -18,7 +18,7 @@ import click
 from conformance.cli.conform import new_run_id
 from conformance.cli.options import data_dir_option
 
-FLOWS = ("smartcard", "totp", "nhsmail", "linking", "password")
+FLOWS = ("smartcard", "totp", "nhsmail", "linking", "password", "vpcd")
 
 
 def _seconds(value: str) -> float:
@@ -82,6 +82,14 @@ def _seconds(value: str) -> float:
     help="Distinct pre-issued cards / personas (issued once, cached).",
 )
 @click.option(
+    "--vpcd",
+    "vpcd_slots",
+    multiple=True,
+    metavar="PERSONA@READER",
+    help="A card in a real vpcd slot (`careid card insert --persona alice` first) for one "
+    "`vpcd` user; repeat for more. Adds the vpcd flow.",
+)
+@click.option(
     "--slo",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="SLO file (TOML): p95 latency and error rate per request name.",
@@ -103,6 +111,7 @@ def load(
     shape: str | None,
     iterations: int,
     pool_size: int,
+    vpcd_slots: tuple[str, ...],
     slo: Path | None,
     report_dir: Path,
 ) -> None:
@@ -118,10 +127,22 @@ def load(
 
     seconds = _seconds(run_time)
     objectives = None
+    if vpcd_slots and "vpcd" not in (spec.partition(":")[0] for spec in flows):
+        flows = (*(flows or ("smartcard",)), "vpcd")
     try:
         names, weights = parse_flows(flows or ("smartcard",))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--flow") from None
+    bad = [slot for slot in vpcd_slots if not all(slot.partition("@")[::2])]
+    if bad or ("vpcd" in names and not vpcd_slots):
+        raise click.BadParameter(
+            f"{bad[0]!r}: PERSONA@READER" if bad else "the vpcd flow needs --vpcd PERSONA@READER",
+            param_hint="--vpcd",
+        )
+    if vpcd_slots and workers:
+        raise click.UsageError("the vpcd users run in one process (no --workers): PC/SC is local")
+    if len(vpcd_slots) > users:
+        raise click.BadParameter(f"{len(vpcd_slots)} vpcd slots need --users {len(vpcd_slots)}+")
     try:
         objectives = load_slo(slo) if slo else None
         if shape:
@@ -135,7 +156,12 @@ def load(
     pool = ensure_pool(data_dir, pool_size)
     click.echo(f"careid load: {len(pool.personas)} pre-issued cards in {pool.directory}")
     ensure_accounts(pool)  # the pool's NHSmail accounts (one shared password hash)
-    settings = {"iterations": iterations, "workers": max(1, workers), "weights": weights}
+    settings = {
+        "iterations": iterations,
+        "workers": max(1, workers),
+        "weights": weights,
+        "vpcd_readers": vpcd_slots,
+    }
     reference = None
     workdir = Path(tempfile.mkdtemp(prefix="careid-load-"))
     try:
