@@ -51,6 +51,17 @@ def closed_reasons(stack: JourneyStack, uuid: str) -> list[str]:
     ]
 
 
+def signed_in_then_removed(
+    stack: JourneyStack, strip: Journey, persona: str, policy: Policy
+) -> tuple[Page, str, list[str]]:
+    """Sign in, pull the card: (the portal page, the UUID, the session closes before)."""
+    uuid = get_persona(persona).care_identity.uuid
+    page, agent, card = signed_in(stack, strip, persona, policy)
+    before = closed_reasons(stack, uuid)
+    stack.remove(agent, card)
+    return page, uuid, before
+
+
 def portal_answers_login(stack: JourneyStack, page: Page) -> bool:
     page.goto(stack.url("nhsmail", "/portal"))
     return page.url == stack.url("nhsmail", "/login")
@@ -60,11 +71,8 @@ def portal_answers_login(stack: JourneyStack, page: Page) -> bool:
 def test_removal_under_legacy_closes_the_portal_session(
     stack: JourneyStack, journey: Callable[..., Journey]
 ) -> None:
-    uuid = get_persona("alice").care_identity.uuid
     strip = journey("removal-legacy", "Card removed after sign-in: agent policy legacy")
-    page, agent, card = signed_in(stack, strip, "alice", Policy.LEGACY)
-    before = closed_reasons(stack, uuid)
-    stack.remove(agent, card)
+    page, uuid, before = signed_in_then_removed(stack, strip, "alice", Policy.LEGACY)
     wait_until(
         lambda: len(closed_reasons(stack, uuid)) > len(before),
         CLOSE_TIMEOUT,
@@ -98,11 +106,8 @@ def test_removal_with_close_on_removal_policy(
 def test_removal_under_connect_keeps_the_session(
     stack: JourneyStack, journey: Callable[..., Journey]
 ) -> None:
-    uuid = get_persona("alice").care_identity.uuid
     strip = journey("removal-connect", "Card removed after sign-in: agent policy connect")
-    page, agent, card = signed_in(stack, strip, "alice", Policy.CONNECT)
-    before = closed_reasons(stack, uuid)
-    stack.remove(agent, card)
+    page, uuid, before = signed_in_then_removed(stack, strip, "alice", Policy.CONNECT)
     time.sleep(QUIET_PERIOD)
     assert closed_reasons(stack, uuid) == before
     page.reload()
