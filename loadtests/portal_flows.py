@@ -29,12 +29,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, Protocol
-from urllib.parse import urljoin
 
 import httpx
 
-from conformance.oidc.drivers import follow
-from conformance.oidc.flow import FlowError, sign_in
+from conformance.oidc.flow import FlowError
+from conformance.portals.client import PortalClient
 from loadtests.accounts import email
 from loadtests.flows import FLOW, AgentSigner, CardSupply, TotpCodes
 from loadtests.instrument import Report, browser, timed
@@ -59,47 +58,21 @@ class Flow(Protocol):
     def close(self) -> None: ...
 
 
-class PortalBrowser:
-    """A headless browser for the portals: one cookie jar, redirects followed by hand, posts
-    with the page's Origin (the portals refuse cross-origin posts), every exchange timed."""
+class PortalBrowser(PortalClient):
+    """The portals' headless browser (`conformance.portals.client`), every exchange timed."""
 
     def __init__(self, config: RunConfig, report: Report) -> None:
         if not config.nhsmail_url or not config.myidentity_url:
             raise FlowError("the target has no portals (nhsmail_url, myidentity_url in run.json)")
-        self.origins = {"nhsmail": config.nhsmail_url, "myidentity": config.myidentity_url}
-        labels = {origin: portal for portal, origin in self.origins.items()}
-        self.http = browser(report, config.issuer, config.verify(), labels)
-
-    def url(self, portal: str, path: str) -> str:
-        return self.origins[portal] + path
-
-    def follow(self, answer: httpx.Response) -> httpx.Response:
-        return follow(self.http, answer, lambda _: False)[0]
-
-    def get(self, portal: str, path: str) -> httpx.Response:
-        return self.follow(self.http.get(self.url(portal, path)))
-
-    def post(
-        self, portal: str, path: str, data: dict[str, str] | None = None, *, redirect: bool = True
-    ) -> httpx.Response:
-        headers = {"Origin": self.origins[portal]}
-        answer = self.http.post(self.url(portal, path), data=data or {}, headers=headers)
-        return self.follow(answer) if redirect else answer
+        origins = {"nhsmail": config.nhsmail_url, "myidentity": config.myidentity_url}
+        labels = {origin: portal for portal, origin in origins.items()}
+        super().__init__(browser(report, config.issuer, config.verify(), labels), origins)
 
     def care_identity(
         self, portal: str, start: httpx.Response, signer: AgentSigner
     ) -> httpx.Response:
         """From the portal's redirect to the provider: sign in with the card, come back."""
-        if not start.is_redirect:
-            raise FlowError(f"{portal}: no redirect to the provider ({start.status_code})")
-        authorize = urljoin(str(start.url), start.headers["location"])
-        result = sign_in(
-            self.http, authorize, self.url(portal, "/oidc/callback"), signer, mechanism="smartcard"
-        )
-        return self.follow(self.http.get(result.url))
-
-    def close(self) -> None:
-        self.http.close()
+        return self.through_provider(portal, start, signer)[1]
 
 
 def expect(page: httpx.Response, path: str, *texts: str) -> httpx.Response:
@@ -207,7 +180,7 @@ class NhsmailSignInFlow(CardPortalFlow):
         go.http.cookies.clear()
         with timed(self.report, FLOW, self.name):
             go.get("nhsmail", "/login")
-            start = go.post("nhsmail", "/login/care-identity", redirect=False)
+            start = go.post("nhsmail", "/login/care-identity", follow=False)
             page = go.care_identity("nhsmail", start, self.signer)
             return expect(page, "/portal", f'id="email">{email(persona)}<')
 
@@ -239,7 +212,7 @@ class LinkingFlow(CardPortalFlow):
             login = {"email": email(persona), "password": self.password}
             expect(go.post("myidentity", "/login", login), "/home", 'id="care-identity"')
             expect(go.get("myidentity", "/link/care-identity"), "/link/care-identity")
-            start = go.post("myidentity", "/link/care-identity", redirect=False)
+            start = go.post("myidentity", "/link/care-identity", follow=False)
             confirm = go.care_identity("myidentity", start, self.signer)
             expect(confirm, "/link/confirm", f'id="ci-uuid">{persona.uuid}<')
             done = go.post("myidentity", "/link/confirm")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from conformance.agent.client import AgentClient, Dialog
@@ -27,6 +25,7 @@ from conformance.agent.targets import (
     VpcdBay,
     remove_tree,
 )
+from conformance.card.helpers import wrong_pin as wrong_pin_text
 from conformance.plugin import RUN_KEY
 from simulator.agent import Policy
 from simulator.reader.transcript import Transcript
@@ -130,13 +129,12 @@ def agent_environment(request: pytest.FixtureRequest) -> Iterator[AgentEnvironme
             target = ExternalAgent(url)
         else:
             origins = [site.origin, _free_origin(site)]
-            source = bay.source if isinstance(bay, InProcessBay) else None
             pins = {}
             for persona in HEADLESS_PERSONAS:
                 uuid, pin, _ = personas.describe(persona)
                 pins[uuid] = pin
             target = ReferenceAgents(
-                source if source is not None else _pcsc_source(bay),
+                bay.reader_source(),
                 origins,
                 pki.ca_bundle_path,
                 transcripts,
@@ -157,12 +155,6 @@ def agent_environment(request: pytest.FixtureRequest) -> Iterator[AgentEnvironme
         remove_tree(workdir)
 
 
-def _pcsc_source(bay: CardBay) -> Any:
-    from simulator.agent import PcscReaders  # noqa: PLC0415
-
-    return PcscReaders(bay.readers)
-
-
 @pytest.fixture
 def env(request: pytest.FixtureRequest, agent_environment: AgentEnvironment) -> Iterator[Any]:
     """This test's view of the environment; its cards are pulled out afterwards and the
@@ -179,13 +171,8 @@ def env(request: pytest.FixtureRequest, agent_environment: AgentEnvironment) -> 
     try:
         yield agent_environment
     finally:
-        readers = [card.reader for card in agent_environment.bay.inserted]
-        agent_environment.bay.remove_all()
         agents = [c for c in agent_environment.clients if isinstance(c, AgentClient)]
-        for reader in readers if agents else []:
-            # The next test starts from empty readers, as the agent sees them too.
-            with contextlib.suppress(AssertionError, httpx.HTTPError):
-                agents[0].wait_for_card(reader, present=False, timeout=5)
+        agent_environment.bay.empty(agents[0] if agents else None)
         for client in agent_environment.clients:
             client.close()
         agent_environment.clients.clear()
@@ -204,4 +191,4 @@ def challenge() -> Callable[[], str]:
 
 @pytest.fixture
 def wrong_pin() -> Callable[[Secret], Secret]:
-    return lambda pin: Secret("".join(str((int(d) + 1) % 10) for d in pin))
+    return lambda pin: Secret(wrong_pin_text(pin))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from cryptography import x509
 
 from conformance.agent.client import AgentClient
@@ -94,6 +95,10 @@ class CardBay:
     def start(self) -> None:
         """Bring up the readers."""
 
+    def reader_source(self) -> ReaderSource:
+        """What an agent core reads these readers through."""
+        raise NotImplementedError
+
     def stop(self) -> None:
         self.remove_all()
 
@@ -112,6 +117,17 @@ class CardBay:
                 self.remove(card)
         self.inserted.clear()
 
+    def empty(self, agent: AgentClient | None) -> None:
+        """Remove every card and, given an agent, wait (briefly) until it sees them gone: the
+        next test starts from empty readers, as the agent sees them too."""
+        readers = [card.reader for card in self.inserted]
+        self.remove_all()
+        if agent is None:
+            return
+        for reader in readers:
+            with contextlib.suppress(AssertionError, httpx.HTTPError):
+                agent.wait_for_card(reader, present=False, timeout=5)
+
 
 class InProcessBay(CardBay):
     kind: BayKind = "in-process"
@@ -120,6 +136,9 @@ class InProcessBay(CardBay):
         super().__init__(personas, slots)
         self.readers = [f"careid in-process reader {i}" for i in range(slots)]
         self.source = MemoryReaders(self.readers)
+
+    def reader_source(self) -> ReaderSource:
+        return self.source
 
     def insert(self, persona: str = "alice", index: int = 0) -> InsertedCard:
         from simulator.card.card import VirtualCard  # noqa: PLC0415
@@ -180,6 +199,11 @@ class VpcdBay(CardBay):
                 if time.monotonic() > deadline:
                     raise ReaderError(f"no {self.slots} free vpcd slots within {CLAIM_TIMEOUT:g} s")
                 time.sleep(0.2)
+
+    def reader_source(self) -> ReaderSource:
+        from simulator.agent import PcscReaders  # noqa: PLC0415
+
+        return PcscReaders(self.readers)
 
     def _lock(self, port: int) -> bool:
         fd = try_lock_slot(port)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,6 @@ SUITE_DIR = Path(__file__).resolve().parent
 TIMEOUT_MS = 20_000
 VIEWPORT = {"width": 1100, "height": 760}
 CLOSE_ON_REMOVAL_ORGS = ("RX2",)
-_OUTCOME = pytest.StashKey[str]()
 
 
 @dataclass
@@ -102,11 +101,7 @@ class JourneyStack:
             with contextlib.suppress(Exception):
                 context.close()
         self.contexts.clear()
-        readers = [card.reader for card in self.bay.inserted]
-        self.bay.remove_all()
-        for reader in readers if self.clients else []:
-            with contextlib.suppress(AssertionError, Exception):
-                self.clients[0].wait_for_card(reader, present=False, timeout=5)
+        self.bay.empty(self.clients[0] if self.clients else None)
         for client in self.clients:
             client.close()
         self.clients.clear()
@@ -136,10 +131,9 @@ def journey_stack(request: pytest.FixtureRequest) -> Iterator[JourneyStack]:
     agents: ReferenceAgents | None = None
     try:
         bay.start()
-        source = bay.source if isinstance(bay, InProcessBay) else _pcsc_source(bay)
         origins = [world.cis2.origin, *(world.portals[p].origin for p in world.portals)]
         agents = ReferenceAgents(
-            source,
+            bay.reader_source(),
             origins,
             world.pki.ca_bundle_path,
             TranscriptSwitch(),
@@ -175,12 +169,6 @@ def journey_stack(request: pytest.FixtureRequest) -> Iterator[JourneyStack]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _pcsc_source(bay: CardBay) -> Any:
-    from simulator.agent import PcscReaders  # noqa: PLC0415
-
-    return PcscReaders(bay.readers)
-
-
 @pytest.fixture
 def stack(journey_stack: JourneyStack) -> Iterator[JourneyStack]:
     """The run's stack for one test; its cards and browser contexts are gone afterwards."""
@@ -190,23 +178,12 @@ def stack(journey_stack: JourneyStack) -> Iterator[JourneyStack]:
         journey_stack.cleanup()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Keep each test's outcome where its `journey` fixture finds it at teardown."""
-    report = yield
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        item.stash[_OUTCOME] = "skipped" if report.skipped else report.outcome
-    return report
-
-
 @pytest.fixture
 def journey(
     request: pytest.FixtureRequest, journey_stack: JourneyStack
 ) -> Iterator[Callable[..., Journey]]:
     """`journey(key, title, manual="000")`: a picture strip for this test, saved at its end
-    with the test's outcome."""
+    with the test's outcome and message as the plugin recorded them."""
     made: list[Journey] = []
     node = request.node
     ids = [str(a) for m in node.iter_markers("requirement") for a in m.args]
@@ -224,6 +201,9 @@ def journey(
         return recorded
 
     yield make
-    outcome = node.stash.get(_OUTCOME, "failed")
+    record = request.config.stash[RUN_KEY].records.get(node.nodeid)
     for recorded in made:
-        recorded.save(outcome)
+        if record is None:
+            recorded.save("error", "the test left no result")
+        else:
+            recorded.save(record.outcome, "" if record.outcome == "passed" else record.actual)

@@ -10,19 +10,17 @@ strip shows where a failing journey stopped.
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from conformance.report.journeys import JOURNEYS_DIR, SCHEMA, JourneyRecord, Shot, Step
 from simulator.atomic import atomic_write_bytes
 
-SCHEMA = "careid-journey/1"
 MANUALS_FILE = Path(__file__).with_name("manuals.toml")
-JOURNEYS_DIR = "journeys"
 SHOTS_DIR = "screenshots/journeys"
 # Drawn around the element the manual's step tells the user to use, for the screenshot only.
 HIGHLIGHT = "3px solid #ffb81c"
@@ -70,13 +68,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "shot"
 
 
-@dataclass
-class Step:
-    label: str
-    wording: str
-    shots: list[dict[str, str]] = field(default_factory=list)
-
-
 class Journey:
     """`journey.shot(step, page, caption, highlight=locator)` at each step; `save()` at the end.
 
@@ -103,7 +94,9 @@ class Journey:
         self.message = ""
         self.steps: list[Step] = []
         if manual is not None:
-            self.steps = [Step(str(n), text) for n, text in enumerate(manual.steps, start=1)]
+            self.steps = [
+                Step(label=str(n), wording=text) for n, text in enumerate(manual.steps, start=1)
+            ]
 
     def _step(self, label: str) -> Step:
         for step in self.steps:
@@ -111,7 +104,7 @@ class Journey:
                 return step
         if self.manual is not None:
             raise ValueError(f"manual {self.manual.id} has no step {label}")
-        step = Step(label, "")
+        step = Step(label=label)
         self.steps.append(step)
         return step
 
@@ -136,35 +129,35 @@ class Journey:
         finally:
             if highlight is not None:
                 highlight.evaluate("e => { e.style.outline = ''; }")
-        entry.shots.append({"file": f"{SHOTS_DIR}/{name}", "caption": caption})
+        entry.shots.append(Shot(file=f"{SHOTS_DIR}/{name}", caption=caption))
         return path
 
-    def to_json(self) -> dict[str, Any]:
+    def record(self) -> JourneyRecord:
+        """The journey as the report reads it (`conformance.report.journeys`)."""
         manual = self.manual
-        return {
-            "schema": SCHEMA,
-            "key": self.key,
-            "title": self.title,
-            "manual": (
-                {"id": manual.id, "title": manual.title, "source": manual.source}
-                if manual
-                else None
-            ),
-            "requirement": self.requirement,
-            "test": self.test,
-            "outcome": self.outcome,
-            "message": self.message,
-            "steps": [
-                {"label": step.label, "wording": step.wording, "shots": step.shots}
-                for step in self.steps
-            ],
-        }
+        return JourneyRecord.model_validate(
+            {
+                "schema": SCHEMA,
+                "key": self.key,
+                "title": self.title,
+                "manual": (
+                    {"id": manual.id, "title": manual.title, "source": manual.source}
+                    if manual
+                    else None
+                ),
+                "requirement": self.requirement,
+                "test": self.test,
+                "outcome": self.outcome,
+                "message": self.message,
+                "steps": self.steps,
+            }
+        )
 
     def save(self, outcome: str, message: str = "") -> Path:
         """Write the record (atomically: the report never reads half of one)."""
         self.outcome, self.message = outcome, message
         path = self.run_dir / JOURNEYS_DIR / f"{self.key}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        text = self.record().model_dump_json(by_alias=True, indent=2) + "\n"
         atomic_write_bytes(path, text.encode("utf-8"))
         return path

@@ -19,7 +19,12 @@ from conformance.agent.client import AgentClient
 from conformance.agent.targets import InsertedCard
 from conformance.journeys.conftest import JourneyStack
 from conformance.journeys.recorder import Journey
-from conformance.journeys.walk import care_identity_sign_in, expect_signed_in, wait_until
+from conformance.journeys.walk import (
+    care_identity_sign_in,
+    expect_signed_in,
+    portal_asks_for_login,
+    wait_until,
+)
 from simulator.agent import Policy
 from simulator.personas import get_persona
 
@@ -62,11 +67,6 @@ def signed_in_then_removed(
     return page, uuid, before
 
 
-def portal_answers_login(stack: JourneyStack, page: Page) -> bool:
-    page.goto(stack.url("nhsmail", "/portal"))
-    return page.url == stack.url("nhsmail", "/login")
-
-
 @requirement("JOURNEY-REMOVE-001", expected="back-channel logout closes the portal session")
 def test_removal_under_legacy_closes_the_portal_session(
     stack: JourneyStack, journey: Callable[..., Journey]
@@ -79,7 +79,7 @@ def test_removal_under_legacy_closes_the_portal_session(
         "the portal session did not close after the card was removed",
     )
     assert closed_reasons(stack, uuid)[-1] == "backchannel_logout"
-    assert portal_answers_login(stack, page)
+    assert portal_asks_for_login(stack, page)
     strip.shot("Card removed", page, "Card removed: the portal asks for a login again")
 
 
@@ -99,7 +99,7 @@ def test_removal_with_close_on_removal_policy(
     page.wait_for_url(stack.url("nhsmail", "/signed-out?reason=card_removed"))
     strip.shot("Card removed", page, "Card removed: the portal page closed its session")
     assert closed_reasons(stack, uuid)[len(before) :] == ["card_removed"]
-    assert portal_answers_login(stack, page)
+    assert portal_asks_for_login(stack, page)
 
 
 @requirement("JOURNEY-REMOVE-003", expected="the portal session stays open")

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from conformance.card.helpers import wrong_pin
 from conformance.journeys.conftest import JourneyStack
 from conformance.journeys.recorder import Journey
 from conformance.journeys.walk import (
@@ -16,17 +17,12 @@ from conformance.journeys.walk import (
     enter_pins,
     expect_signed_in,
     open_pin_popup,
-    wrong,
+    portal_asks_for_login,
 )
 from simulator.agent import Policy
 from simulator.personas import get_persona
 
 requirement = pytest.mark.requirement
-
-
-def expect_no_portal_session(stack: JourneyStack, page: Page) -> None:
-    page.goto(stack.url("nhsmail", "/portal"))
-    page.wait_for_url(stack.url("nhsmail", "/login"))
 
 
 @requirement("JOURNEY-PIN-001", expected="tries left shown, then signed in, PIN counter full")
@@ -37,7 +33,7 @@ def test_wrong_pin_then_right_pin(stack: JourneyStack, journey: Callable[..., Jo
     agent = stack.agent(Policy.LEGACY)
     card = stack.insert(agent, persona.name)
     page = stack.page()
-    care_identity_sign_in(stack, page, strip, [wrong(card.pin), card.pin])
+    care_identity_sign_in(stack, page, strip, [wrong_pin(card.pin), card.pin])
     expect_signed_in(stack, page, f"{identity.given_name} {identity.family_name}", identity.uuid)
     strip.shot("Signed in", page, "Signed in after the right PIN")
     assert stack.bay.pin_tries_left(card) == 3, "the right PIN must reset the retry counter"
@@ -56,7 +52,7 @@ def test_card_not_linked(stack: JourneyStack, journey: Callable[..., Journey]) -
     way = page.locator(f'a[href^="{stack.url("myidentity", "")}"]')
     expect(way.first).to_be_visible()
     strip.shot("Refused", page, "Not linked: the way to My Identity Portal", highlight=way.first)
-    expect_no_portal_session(stack, page)
+    assert portal_asks_for_login(stack, page), "a portal session was opened"
 
 
 @pytest.mark.parametrize(
@@ -108,4 +104,4 @@ def test_card_refused_at_the_sign_in_service(
     expect(page.locator("#error-code")).to_have_text(code)
     expect(page.locator("h1")).to_have_text("You could not be signed in")
     strip.shot("Refused", page, f"The sign-in service refuses the card: {code}")
-    expect_no_portal_session(stack, page)
+    assert portal_asks_for_login(stack, page), "a portal session was opened"

@@ -21,11 +21,6 @@ POPUP_TIMEOUT = 20.0
 WRONG_PIN = re.compile(r"Incorrect PIN — \d+ tries? left")
 
 
-def wrong(pin: str) -> str:
-    """A PIN of the same length that is not `pin`."""
-    return "".join(str((int(digit) + 1) % 10) for digit in pin)
-
-
 def choose_smartcard(page: Page, journey: Journey, step: int | str) -> None:
     """At the provider's chooser: Smartcard, then Continue; ends on the smartcard page."""
     expect(page.locator("h1")).to_have_text(CHOOSER_TITLE)
@@ -143,6 +138,12 @@ def expect_signed_in(stack: JourneyStack, page: Page, name: str, uuid: str) -> N
     expect(page.locator("#method")).to_have_text("NHS Care Identity (smartcard)")
     expect(page.locator("#uuid")).to_have_text(uuid)
     assert page.url == stack.url("nhsmail", "/portal"), page.url
+
+
+def portal_asks_for_login(stack: JourneyStack, page: Page) -> bool:
+    """True when the NHSmail portal page sends this browser to its login (no session)."""
+    page.goto(stack.url("nhsmail", "/portal"))
+    return page.url == stack.url("nhsmail", "/login")
 
 
 def wait_until(condition: Any, timeout: float, what: str) -> None:

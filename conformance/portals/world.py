@@ -11,13 +11,13 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urljoin
 
 import httpx
 
 from conformance.oidc.cards import CardSigner
-from conformance.oidc.flow import FlowResult, sign_in
+from conformance.oidc.flow import FlowResult
 from conformance.oidc.stack import AGENT_URL, export_users, portal_client
+from conformance.portals.client import PortalClient
 from conformance.portals.stack import PORTALS, prepare_portals
 from reference_service.cis2.clients import write_clients
 from reference_service.cis2.config import Settings
@@ -111,44 +111,20 @@ class PortalWorld:
         return Browser(self)
 
 
-class Browser:
-    """A headless browser: one cookie jar, TLS trusting the test CA, redirects by hand."""
+class Browser(PortalClient):
+    """A headless browser at the world's portals, trusting the test CA; cards by persona."""
 
     def __init__(self, world: PortalWorld) -> None:
-        self.world = world
         context = ssl.create_default_context(cafile=str(world.cis2.ca_bundle))
-        self.http = httpx.Client(verify=context, timeout=20.0)
-        self.last: httpx.Response | None = None
-
-    def close(self) -> None:
-        self.http.close()
+        origins = {portal: settings.origin for portal, settings in world.portals.items()}
+        super().__init__(httpx.Client(verify=context, timeout=20.0), origins)
+        self.world = world
 
     def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def follow(self, answer: httpx.Response, limit: int = 10) -> httpx.Response:
-        for _ in range(limit):
-            if not answer.is_redirect:
-                break
-            answer = self.http.get(urljoin(str(answer.url), answer.headers["location"]))
-        self.last = answer
-        return answer
-
-    def get(self, portal: str, path: str) -> httpx.Response:
-        return self.follow(self.http.get(self.world.url(portal, path)))
-
-    def post(
-        self, portal: str, path: str, data: dict[str, str] | None = None, *, follow: bool = True
-    ) -> httpx.Response:
-        answer = self.http.post(
-            self.world.url(portal, path),
-            data=data or {},
-            headers={"Origin": self.world.portals[portal].origin},
-        )
-        return self.follow(answer) if follow else answer
 
     def password_login(
         self, portal: str, persona: str, password: str | None = None
@@ -174,11 +150,5 @@ class Browser:
         mechanism: str = "smartcard",
     ) -> tuple[FlowResult, httpx.Response]:
         """From a redirect to the provider: sign in with the persona's card, come back."""
-        if not start.is_redirect:
-            raise AssertionError(f"expected a redirect to the provider: {start.status_code}")
-        url = urljoin(str(start.url), start.headers["location"])
         signer = self.world.card(persona) if persona else None
-        result = sign_in(
-            self.http, url, self.world.url(portal, "/oidc/callback"), signer, mechanism=mechanism
-        )
-        return result, self.follow(self.http.get(result.url))
+        return self.through_provider(portal, start, signer, mechanism=mechanism)

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+SCHEMA = "careid-journey/1"
 JOURNEYS_DIR = "journeys"
 
 

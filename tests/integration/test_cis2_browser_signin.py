@@ -25,6 +25,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
+from conformance.card.helpers import wrong_pin
 from conformance.oidc.stack import prepare
 from conformance.report.screenshot import CHROMIUM, CHROMIUM_ARGS
 from reference_service.cis2.clients import Client, load_clients, new_client_id, write_clients
@@ -155,10 +156,6 @@ class Shots:
         self.taken.append(path)
 
 
-def wrong(pin: str) -> str:
-    return "".join(str((int(d) + 1) % 10) for d in pin)
-
-
 def sign_in(world: SignInWorld, page: Page, shots: Shots, pins: list[str]) -> Page:
     """RP start → chooser → Smartcard → the PIN pop-up (each PIN in turn) → back at the RP."""
     page.goto(f"{world.rp.base}/start")
@@ -246,7 +243,7 @@ def test_wrong_pin_shows_tries_left_then_right_pin_signs_in(
     context.set_default_timeout(TIMEOUT_MS)
     try:
         page = context.new_page()
-        sign_in(world, page, shots, [wrong(pin), pin])
+        sign_in(world, page, shots, [wrong_pin(pin), pin])
         check_signed_in(world, page)
     finally:
         context.close()
