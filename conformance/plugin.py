@@ -35,8 +35,9 @@ from conformance.targets import (
     TargetOptions,
     make_target,
 )
+from simulator.card.faults import Fault
 
-FAULTS = ("wrong_sw_on_wrong_pin", "counter_not_decremented", "slow", "drop_connection")
+FAULTS = tuple(fault.value for fault in Fault)
 # Options later suites use (agent, sign-in service, portals): accepted now so that one command
 # line can name every target; the card suite ignores them.
 LATER_SUITE_OPTIONS = {

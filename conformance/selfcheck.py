@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from conformance.results import read_results, write_results
+from simulator.card.faults import Fault
 
-FAULT_MODES = ("wrong_sw_on_wrong_pin", "counter_not_decremented", "slow", "drop_connection")
+FAULT_MODES = tuple(fault.value for fault in Fault)
 CAUGHT_OUTCOMES = {"failed", "error"}
 SUBRUN_TIMEOUT = 600
 

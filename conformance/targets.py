@@ -45,6 +45,7 @@ DEFAULT_PERSONA = "alice"
 # a wrong PIN must always leave one try for the VERIFY that restores the counter.
 MIN_TRIES_TO_SPEND = 2
 CLAIM_TIMEOUT = 60.0  # seconds to wait for a vpcd slot another run holds
+CARD_GONE_TIMEOUT = 10.0  # seconds for pcscd to notice a card whose process died
 
 
 class UnsafeCommandError(ReaderError):
@@ -119,6 +120,24 @@ class ResettableInProcessTransport(InProcessTransport):
 
     def reset(self) -> None:
         self.card.reset()  # type: ignore[attr-defined]
+
+
+class NonVolatileMemory:
+    """What an in-process card has written so far: all a card keeps when pulled out."""
+
+    def __init__(self, state: Any) -> None:
+        self.saved = state.fresh_copy()
+
+    def __call__(self, state: Any) -> None:
+        self.saved = state.fresh_copy()
+
+    def card_transport(self) -> ResettableInProcessTransport:
+        """The card put back in: a new card object from the memory alone."""
+        from simulator.card.card import VirtualCard  # noqa: PLC0415
+
+        transport = ResettableInProcessTransport(VirtualCard(self.saved.fresh_copy(), persist=self))
+        transport.memory = self  # type: ignore[attr-defined]
+        return transport
 
 
 def _pcsc_transport(reader: str) -> Transport:
@@ -197,6 +216,14 @@ class CardSession:
         self.connection = self.target.reinsert(self)
         return self.connection
 
+    @property
+    def can_tear(self) -> bool:
+        return self.target.can_tear
+
+    def tear_at_comparison(self) -> None:
+        """Arm the card to lose power when it next compares a PIN or PUK."""
+        self.target.tear_at_comparison(self)
+
     def pin_tries_left(self) -> int | None:
         return PivClient(self.connection).pin_tries_left()
 
@@ -207,6 +234,7 @@ class CardTarget:
     kind: Kind
     profile: Literal["virtual", "physical"] = "virtual"
     can_reinsert = False
+    can_tear = False  # can cut the card's power in the middle of a command
 
     def __init__(self, options: TargetOptions) -> None:
         self.options = options
@@ -268,6 +296,9 @@ class CardTarget:
 
     def reinsert(self, session: CardSession) -> CardConnection:
         raise NotImplementedError(f"cards cannot be removed on the {self.kind} target")
+
+    def tear_at_comparison(self, session: CardSession) -> None:
+        raise NotImplementedError(f"power cannot be cut mid-command on the {self.kind} target")
 
     def describe_blanks(self, **values: Any) -> None:
         """Fill in the fields still empty: in a run of several suites, the first to describe
@@ -386,15 +417,22 @@ class InProcessTarget(_VirtualBase):
     """The virtual card object in this process: no PC/SC, fastest."""
 
     kind: Kind = "in-process"
+    can_reinsert = True
+    can_tear = True
 
     def open(self, observers: Iterable[ExchangeObserver]) -> CardSession:
-        from simulator.card.card import VirtualCard  # noqa: PLC0415
-
         if self.cards is None:
             raise RuntimeError("the target was not started")
-        card = VirtualCard(self.cards.fresh_state())
-        connection = CardConnection(ResettableInProcessTransport(card), observers=observers)
-        return CardSession(connection, self)
+        transport = NonVolatileMemory(self.cards.fresh_state()).card_transport()
+        return CardSession(CardConnection(transport, observers=observers), self)
+
+    def reinsert(self, session: CardSession) -> CardConnection:
+        """A removal: the card object goes, a new one starts from what the card had written."""
+        memory: NonVolatileMemory = session.connection.transport.memory  # type: ignore[attr-defined]
+        return CardConnection(memory.card_transport(), observers=session.observers)
+
+    def tear_at_comparison(self, session: CardSession) -> None:
+        session.connection.transport.card.arm_tear()  # type: ignore[attr-defined]
 
 
 class VirtualReaderTarget(_VirtualBase):
@@ -407,6 +445,7 @@ class VirtualReaderTarget(_VirtualBase):
 
     kind: Kind = "virtual"
     can_reinsert = True
+    can_tear = True
     PREFETCH = 1  # cards inserted ahead of the test that will use them
 
     def __init__(self, options: TargetOptions) -> None:
@@ -422,6 +461,7 @@ class VirtualReaderTarget(_VirtualBase):
         self._inserting = ThreadPoolExecutor(max_workers=2, thread_name_prefix="careid-insert")
         self._removing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="careid-remove")
         self._removals: list[Future[None]] = []
+        self._card_files: dict[int, Path] = {}  # slot → the card file this run put there
 
     def start(self) -> None:
         from simulator.reader import pcscd  # noqa: PLC0415
@@ -523,6 +563,7 @@ class VirtualReaderTarget(_VirtualBase):
                 self._sweep(index)  # the runner may have started before the failure
                 self._release(index)
                 raise
+            self._card_files[slot.index] = path
             return slot.index, slot.reader
 
     def _sweep(self, index: int) -> None:
@@ -561,16 +602,27 @@ class VirtualReaderTarget(_VirtualBase):
             if session.slot is not None:
                 self._removals.append(self._removing.submit(self._remove, session.slot))
 
+    def tear_at_comparison(self, session: CardSession) -> None:
+        if session.slot is None:
+            raise RuntimeError("this session holds no slot")
+        self._control.tear_at_comparison(session.slot)
+
     def reinsert(self, session: CardSession) -> CardConnection:
         """Remove the card (its runner exits) and insert the same card file again."""
         if session.slot is None:
             raise RuntimeError("this session holds no slot")
-        record = self._control.record(session.slot)
-        if record is None:
+        from simulator.reader.pcsc import wait_for_card  # noqa: PLC0415
+
+        card = self._card_files.get(session.slot)
+        if card is None:
             raise ReaderError(f"slot {session.slot} holds no card of this run")
         session.connection.close()
-        self._control.remove(session.slot)
-        slot = self._control.insert(Path(record.card), session.slot)
+        if self._control.record(session.slot) is not None:
+            self._control.remove(session.slot)
+        else:  # the card's process is gone (power cut): wait until pcscd sees it out
+            reader = self._control.layout.slot(session.slot).reader
+            wait_for_card(reader, present=False, timeout=CARD_GONE_TIMEOUT)
+        slot = self._control.insert(card, session.slot)
         return CardConnection(
             _pcsc_transport(slot.reader), physical=False, observers=session.observers
         )

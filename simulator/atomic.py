@@ -9,6 +9,7 @@ by syncing the directory.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -36,6 +37,18 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
             tmp_path.unlink()
         raise
     fsync_directory(directory)
+
+
+def remove_leftovers(path: Path) -> int:
+    """Delete the temporary files a killed writer of `path` left beside it; `path` itself
+    and every other file stay. Call it only where nothing else is writing `path`."""
+    path = Path(path)
+    removed = 0
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+            removed += 1
+    return removed
 
 
 def fsync_directory(directory: Path) -> None:

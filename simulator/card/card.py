@@ -37,14 +37,22 @@ class VirtualCard:
         sleep: Callable[[float], None] = time.sleep,
         timing: CardTiming = REAL_CARD_TIMING,
         random: Callable[[int], bytes] = os.urandom,
+        on_compare: Callable[[], None] | None = None,
     ) -> None:
         self.state = state
         self.profile = profile_for_series(state.series)
         self._persist = persist
         self._sleep = sleep
         self._timing = timing
+        self._on_compare = on_compare
+        self._tear: Callable[[], None] | None = None
         self.piv = PivApplication(
-            state, self.profile, on_change=self._changed, delay=self._delay, random=random
+            state,
+            self.profile,
+            on_change=self._changed,
+            delay=self._delay,
+            random=random,
+            comparing=self._comparing,
         )
         self._chain = CommandChain()
         self._responses = ResponseBuffer()
@@ -70,6 +78,14 @@ class VirtualCard:
     def reset(self) -> None:
         self._clear_volatile()
         self.powered = True
+
+    def arm_tear(self, cut: Callable[[], None] | None = None) -> None:
+        """Lose power at the next PIN or PUK comparison (a card pulled out mid-VERIFY).
+
+        `cut` is what losing power means to the transport: by default the card drops the
+        connection there; the vpcd runner kills its own process instead.
+        """
+        self._tear = cut or _drop_connection
 
     def clear_drop(self) -> None:
         """The transport has acted on a dropped connection."""
@@ -155,6 +171,13 @@ class VirtualCard:
 
     # -- services for the application ---------------------------------------------------------
 
+    def _comparing(self) -> None:
+        if self._on_compare is not None:
+            self._on_compare()
+        tear, self._tear = self._tear, None
+        if tear is not None:
+            tear()
+
     def _changed(self) -> None:
         if self._persist is not None:
             self._persist(self.state)
@@ -162,3 +185,7 @@ class VirtualCard:
     def _delay(self, operation: str) -> None:
         if Fault.SLOW in self.state.faults:
             self._sleep(getattr(self._timing, operation))
+
+
+def _drop_connection() -> None:
+    raise ConnectionDrop

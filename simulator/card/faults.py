@@ -11,6 +11,7 @@ class Fault(StrEnum):
     COUNTER_NOT_DECREMENTED = "counter_not_decremented"  # a wrong PIN spends no try
     SLOW = "slow"  # a real card's timing
     DROP_CONNECTION = "drop_connection"  # the card vanishes in the middle of a signature
+    TEARING_UNSAFE = "tearing_unsafe"  # compares a PIN or PUK before spending the try
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,13 @@ class PivApplication:
         on_change: Callable[[], None],
         delay: Callable[[str], None],
         random: Callable[[int], bytes] = os.urandom,
+        comparing: Callable[[], None] = lambda: None,
     ) -> None:
         self.state = state
         self.profile = profile
         self._on_change = on_change
         self._delay = delay
+        self._comparing = comparing
         self._random = random
         self.handlers: dict[int, Handler] = {
             Ins.GET_DATA: self.get_data,
@@ -164,7 +166,6 @@ class PivApplication:
             raise StatusError(SW.AUTH_METHOD_BLOCKED)
         if not is_well_formed_pin(apdu.data):
             raise StatusError(SW.INCORRECT_DATA, "PIN must be 6-8 digits padded with FF")
-        self._delay("verify")
         if self._check(pin, apdu.data, is_pin=True):
             self.pin_verified = self.pin_always_ready = True
             return b""
@@ -213,11 +214,36 @@ class PivApplication:
         return b""
 
     def _check(self, reference: ReferenceData, field: bytes, *, is_pin: bool) -> bool:
-        """Compare in constant time; a match restores the counter (written only if it moved)."""
+        """Anti-tearing: spend a try durably, then compare; only a match gives it back.
+
+        The try is written (atomically, synced) before the comparison, so cutting the card
+        off at any later moment costs the try; nothing observable before the write depends
+        on the secret. The comparison itself is constant-time.
+        """
+        if Fault.TEARING_UNSAFE in self.state.faults:
+            return self._check_then_spend(reference, field, is_pin=is_pin)
+        spends = not (is_pin and Fault.COUNTER_NOT_DECREMENTED in self.state.faults)
+        if spends:
+            reference.tries_left -= 1
+            self._on_change()
+        self._comparing()
+        if is_pin:
+            self._delay("verify")
         if not reference.matches(field):
-            if not (is_pin and Fault.COUNTER_NOT_DECREMENTED in self.state.faults):
-                reference.tries_left -= 1
-                self._on_change()
+            return False
+        if reference.tries_left != reference.limit:
+            reference.tries_left = reference.limit
+            self._on_change()
+        return True
+
+    def _check_then_spend(self, reference: ReferenceData, field: bytes, *, is_pin: bool) -> bool:
+        """The tearing_unsafe fault: compare first, write the counter afterwards."""
+        self._comparing()
+        if is_pin:
+            self._delay("verify")
+        if not reference.matches(field):
+            reference.tries_left -= 1
+            self._on_change()
             return False
         if reference.tries_left != reference.limit:
             reference.tries_left = reference.limit

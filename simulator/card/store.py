@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from simulator.atomic import atomic_write_bytes
+from simulator.atomic import atomic_write_bytes, remove_leftovers
 from simulator.card import cardfile
 from simulator.card.card import VirtualCard
 from simulator.card.cardfile import CardFileError
@@ -28,8 +28,13 @@ def save_card_state(state: CardState, path: Path) -> None:
 
 
 def open_card(path: Path, **options: Any) -> VirtualCard:
-    """A card that keeps its file up to date: a locked card stays locked after a restart."""
+    """A card that keeps its file up to date: a locked card stays locked after a restart.
+
+    The card's own writer starts here, so temporary files of a writer killed mid-write
+    (a card process killed, a power cut) are swept first.
+    """
     path = Path(path)
+    remove_leftovers(path)
     return VirtualCard(
         load_card_state(path), persist=lambda state: save_card_state(state, path), **options
     )

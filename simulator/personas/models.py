@@ -25,7 +25,9 @@ from pydantic import (
 
 from simulator.pki import CertState
 
-FaultMode = Literal["wrong_sw_on_wrong_pin", "counter_not_decremented", "slow", "drop_connection"]
+FaultMode = Literal[
+    "wrong_sw_on_wrong_pin", "counter_not_decremented", "slow", "drop_connection", "tearing_unsafe"
+]
 """Card misbehaviours for testing the agent and the suites themselves (off unless listed)."""
 
 AccountStatus = Literal["active", "locked", "disabled"]

@@ -219,12 +219,23 @@ class ReaderControl:
         Returns once the runner has armed: that command gets no answer, the client sees the
         card removed, and the slot stays empty.
         """
+        self._arm(slot, signal.SIGUSR1, timeout)
+
+    def tear_at_comparison(self, slot: int, *, timeout: float = ARM_TIMEOUT) -> None:
+        """Arm `slot` so the card loses power when it next compares a PIN or PUK.
+
+        The card's process dies at that moment (as a card does when pulled mid-VERIFY): the
+        command gets no answer, and what the card file holds is what the card had written.
+        """
+        self._arm(slot, signal.SIGUSR2, timeout)
+
+    def _arm(self, slot: int, signum: int, timeout: float) -> None:
         record = self.record(slot)
         if record is None:
             raise NoCardError(f"slot {slot} (no card inserted by careid)")
         armed = self._armed_path(slot)
         armed.unlink(missing_ok=True)
-        os.kill(record.pid, signal.SIGUSR1)
+        os.kill(record.pid, signum)
         deadline = time.monotonic() + timeout
         while not armed.exists():
             if time.monotonic() >= deadline or not _runner_alive(record):

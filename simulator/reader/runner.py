@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -311,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.setLogRecordFactory(record_factory)
 
     if args.card is not None:
-        card: Card = open_card(args.card)
+        # The log line marks each PIN or PUK comparison (tearing tests count them).
+        card: Card = open_card(args.card, on_compare=lambda: log.info("secret comparison"))
     else:
         card = load_factory(args.factory)()
     runner = CardRunner(card, args.port, host=args.host, reconnect_window=args.reconnect_window)
@@ -326,7 +328,17 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
+
+    def on_tear(signum: int, frame: FrameType | None) -> None:
+        arm = getattr(card, "arm_tear", None)
+        if arm is not None:
+            # Power lost at the next comparison: the process dies there, mid-command.
+            arm(lambda: os.kill(os.getpid(), signal.SIGKILL))
+        if args.armed_file is not None:
+            args.armed_file.touch()
+
     signal.signal(signal.SIGUSR1, on_drop)
+    signal.signal(signal.SIGUSR2, on_tear)
     runner.run()
     log.info("removed")
     return 0
