@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from careid_harness_pytest import suites_named
 from conformance.results import SCHEMA, TestRecord, iso, now_iso, one_line, versions
 from conformance.targets import (
     DEFAULT_PERSONA,
@@ -38,167 +38,11 @@ from conformance.targets import (
 from simulator.card.faults import Fault
 
 FAULTS = tuple(fault.value for fault in Fault)
-# Options later suites use (agent, sign-in service, portals): accepted now so that one command
-# line can name every target; the card suite ignores them.
-LATER_SUITE_OPTIONS = {
-    "--careid-issuer": "URL of the sign-in service (OpenID provider) under test",
-    "--careid-agent": "URL of the Identity Agent under test",
-    "--careid-portal": "URL of the NHSmail portal under test",
-    "--careid-myidentity": "URL of My Identity Portal under test",
-}
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("careid", "careid-harness conformance suites")
-    group.addoption(
-        "--careid-reader",
-        metavar="NAME",
-        help="run against the card in this PC/SC reader (a physical card, or a card someone "
-        "inserted into a vpcd slot): read-only unless --careid-destructive",
-    )
-    group.addoption(
-        "--careid-in-process",
-        action="store_true",
-        help="run against a fresh virtual card per test in this process (no PC/SC)",
-    )
-    group.addoption(
-        "--careid-transport",
-        metavar="MODULE:CALLABLE",
-        help="a callable returning a Transport (exchange/atr/close): a card reached without "
-        "PC/SC, treated like a physical card",
-    )
-    group.addoption(
-        "--careid-persona",
-        metavar="NAME",
-        help=f"virtual targets: issue the card for this persona (default {DEFAULT_PERSONA})",
-    )
-    group.addoption(
-        "--careid-fault",
-        metavar="MODE",
-        choices=FAULTS,
-        help="virtual targets: issue the card in this fault mode (suite self-check): "
-        + ", ".join(FAULTS),
-    )
-    group.addoption(
-        "--careid-destructive",
-        action="store_true",
-        help="physical card: allow tests that spend PIN tries or change the PIN/PUK (they "
-        "restore it); needs --careid-pin and --careid-puk",
-    )
-    group.addoption("--careid-pin", metavar="PIN", help="physical card: its PIN")
-    group.addoption("--careid-puk", metavar="PUK", help="physical card: its PUK")
-    group.addoption(
-        "--careid-ca-bundle",
-        metavar="FILE",
-        type=Path,
-        help="PEM of the CAs the card's certificates must chain to (physical cards; virtual "
-        "targets use the test PKI's bundle)",
-    )
-    group.addoption(
-        "--careid-crl", metavar="FILE", type=Path, help="a CRL the certificates are checked against"
-    )
-    group.addoption(
-        "--careid-data-dir",
-        metavar="DIR",
-        type=Path,
-        help="virtual targets: data directory with the test PKI (default $CAREID_DATA_DIR "
-        "or ./.careid)",
-    )
-    group.addoption(
-        "--careid-waivers",
-        metavar="FILE",
-        type=Path,
-        help="TOML file of expected failures: [[waiver]] test = ID or node id, justification",
-    )
-    group.addoption(
-        "--careid-run-dir",
-        metavar="DIR",
-        type=Path,
-        help="where results.json, junit.xml and transcripts go (default reports/<run-id>/)",
-    )
-    group.addoption(
-        "--careid-catalog",
-        metavar="FILE",
-        type=Path,
-        help="requirement catalog to check against (default: the packaged requirements.toml)",
-    )
-    for option, text in LATER_SUITE_OPTIONS.items():
-        group.addoption(option, metavar="URL", help=f"{text} (used by later suites)")
-    group.addoption(
-        "--careid-agent-origin",
-        metavar="ORIGIN",
-        action="append",
-        default=[],
-        help="with --careid-agent: a sign-in origin the agent allows (https://127.0.0.1:PORT; "
-        "the suite serves it); give it twice for the per-origin PIN tests",
-    )
-    # The OIDC provider suite (conformance/oidc/) against a provider named by --careid-issuer.
-    for option, metavar, text in (
-        ("--careid-oidc-client-id", "ID", "a code-flow client registered at the provider"),
-        ("--careid-oidc-client-secret", "SECRET", "that client's secret (client_secret_post)"),
-        ("--careid-oidc-redirect-uri", "URI", "that client's registered redirect_uri"),
-        (
-            "--careid-oidc-login-driver",
-            "MODULE:CALLABLE",
-            "signs the user in at the provider in the suite's headless client "
-            "(default: the reference provider's virtual smartcard)",
-        ),
-        (
-            "--careid-oidc-config",
-            "FILE",
-            "TOML describing more of the provider's setup (PKCE and private_key_jwt clients, "
-            "back-channel receiver, login user); see docs/conformance.md",
-        ),
-    ):
-        group.addoption(option, metavar=metavar, help=f"oidc suite: {text}")
-    group.addoption(
-        "--careid-oidc-profile",
-        choices=("auto", "cis2", "generic"),
-        default="auto",
-        help="oidc suite: run the CIS2-* requirements (cis2) or skip them (generic); auto: "
-        "cis2 when the issuer path is CIS2's",
-    )
 
 
 # --- activation ---------------------------------------------------------------------------------
 
 RUN_KEY = pytest.StashKey["CareidRun"]()
-
-_TARGET_OPTIONS = (
-    "careid_reader",
-    "careid_in_process",
-    "careid_transport",
-    "careid_persona",
-    "careid_fault",
-    "careid_destructive",
-    "careid_run_dir",
-    "careid_waivers",
-)
-
-
-def _suites_named(config: pytest.Config) -> list[str]:
-    """careid suites named by the command line (`--pyargs conformance.card`, a path in it)."""
-    suites = []
-    for arg in config.args:
-        name = str(arg).split("::", 1)[0]
-        if name.startswith("conformance."):
-            suites.append(name.split(".")[1])
-            continue
-        path = Path(name)
-        if not path.is_absolute():
-            path = config.invocation_params.dir / path
-        try:
-            relative = path.resolve().relative_to(PACKAGE_DIR)
-        except ValueError:
-            continue
-        if relative.parts and (PACKAGE_DIR / relative.parts[0]).is_dir():
-            suites.append(relative.parts[0])
-    return sorted(set(suites))
-
-
-def _explicitly_active(config: pytest.Config) -> bool:
-    return any(config.getoption(name) for name in _TARGET_OPTIONS) or bool(_suites_named(config))
 
 
 def _run(config: pytest.Config) -> CareidRun:
@@ -209,37 +53,16 @@ def _run(config: pytest.Config) -> CareidRun:
     return run
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "requirement(*ids, expected=None): the catalog requirements a careid test checks; "
-        "`expected` is the one-line expected result shown in the report",
-    )
-    config.addinivalue_line(
-        "markers", "destructive: changes card state (skipped on a read-only physical card)"
-    )
-    config.addinivalue_line(
-        "markers", "virtual_only(reason): runs on virtual targets only (skipped on a physical card)"
-    )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> None:
-    # Before any plugin's pytest_configure, so the junitxml plugin sees the path set here.
-    words = config.invocation_params.args
-    for option in ("--careid-run-dir", "--careid-waivers", "--careid-ca-bundle", "--careid-crl"):
-        if option in words:
-            # pytest picks its rootdir among the command-line words before plugins add their
-            # options, so an existing path given as a separate word can become the rootdir.
-            print(
-                f"careid: write {option}=PATH (with '='): pytest may take a separate path "
-                "for its rootdir and lose the project's configuration",
-                file=sys.stderr,
-            )
-    if _explicitly_active(config):
-        run = _run(config)
-        if not config.option.xmlpath:
-            config.option.xmlpath = str(run.run_dir / "junit.xml")
+def activate(config: pytest.Config) -> None:
+    """The run uses the harness (careid_harness_pytest decided): set up its run object."""
+    fault = config.getoption("careid_fault")
+    if fault and fault not in FAULTS:
+        raise pytest.UsageError(
+            f"--careid-fault={fault}: not a fault mode; one of {', '.join(FAULTS)}"
+        )
+    run = _run(config)
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(run.run_dir / "junit.xml")
 
 
 # --- collection: requirement markers, capability skips, waivers, the self-check -------------------
@@ -422,7 +245,7 @@ class CareidRun:
         from conformance.waivers import WaiverError, load_waivers  # noqa: PLC0415
 
         config = self.config
-        self.suites_named = _suites_named(config)
+        self.suites_named = suites_named(config)
         run_dir: Path | None = config.getoption("careid_run_dir")
         if run_dir is None:
             base = config.invocation_params.dir / "reports"

@@ -135,7 +135,7 @@ def test_partial_run_does_not_check_coverage(inner: pytest.Pytester) -> None:
         (["--careid-in-process", "--careid-reader=R"], "give one target"),
         (["--careid-reader=R", "--careid-fault=slow"], "--careid-fault needs a virtual target"),
         (["--careid-reader=R", "--careid-destructive"], "needs the card's --careid-pin"),
-        (["--careid-fault=nonsense"], "invalid choice"),
+        (["--careid-fault=nonsense"], "not a fault mode"),
     ],
 )
 def test_bad_target_options(inner: pytest.Pytester, options: list[str], message: str) -> None:
