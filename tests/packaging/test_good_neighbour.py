@@ -8,6 +8,7 @@ no harness module), the careid options are there, and `careid --help` works.
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -17,6 +18,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+NOT_SOURCES = (
+    ".git",
+    ".venv",
+    ".careid",
+    "reports",
+    "build",
+    "*.egg-info",
+    "*_cache",
+    "node_modules",
+)
 
 PROJECT = {
     "conformance/__init__.py": "NAME = 'vendor conformance'\n",
@@ -48,8 +59,10 @@ def _run(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 def neighbour(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the project's directory, the python of an environment holding the harness's wheel)."""
     work = tmp_path_factory.mktemp("neighbour")
+    source = work / "source"  # a copy: building writes build/ and egg-info beside the sources
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     built = _run(
-        sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", work, ROOT, cwd=work
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", work, source, cwd=work
     )
     if built.returncode != 0:
         pytest.fail(f"the wheel did not build: {built.stderr[-2000:]}")
