@@ -28,7 +28,6 @@ from careid_harness_pytest import suites_named
 from conformance.results import SCHEMA, TestRecord, iso, now_iso, one_line, versions
 from conformance.targets import (
     DEFAULT_PERSONA,
-    MIN_TRIES_TO_SPEND,
     CardSession,
     CardTarget,
     PhysicalTarget,
@@ -36,6 +35,7 @@ from conformance.targets import (
     make_target,
 )
 from simulator.card.faults import Fault
+from simulator.reader.guard import MIN_TRIES_TO_SPEND
 
 FAULTS = tuple(fault.value for fault in Fault)
 

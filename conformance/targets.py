@@ -4,9 +4,10 @@ A suite sees only a `CardConnection` (`transmit(apdu) -> (data, sw)`) and a `Car
 that says what the target can do (reset, removal). Which card is behind it is chosen here,
 from the command-line options, so the same tests run on every target.
 
-Physical cards are not ours: every command goes through `SafeTransport`, which refuses
-state-changing commands in a read-only run and, in a destructive run, any command that could
-spend a PIN try while fewer than two are left.
+Physical cards are not ours: every command goes through the reader's one guard
+(`simulator.reader.guard.PhysicalCardGuard`), which refuses state-changing commands in a
+read-only run and, in a destructive run, any command that could spend a PIN try while fewer
+than MIN_TRIES_TO_SPEND are left.
 """
 
 from __future__ import annotations
@@ -28,13 +29,12 @@ from typing import Any, Literal
 
 from cryptography import x509
 
-from simulator.iso7816.sw import SW, PinVerifyError, StatusError, retries_remaining
+from simulator.iso7816.sw import PinVerifyError, StatusError, retries_remaining
 from simulator.iso7816.tlv import find, iter_tlv
 from simulator.piv.client import PivClient
 from simulator.piv.constants import Ins, KeyRef, ObjectTag, pad_pin
 from simulator.reader.connection import CardConnection, InProcessTransport, Transport
 from simulator.reader.errors import ReaderError
-from simulator.reader.guard import state_change
 from simulator.reader.slot_lock import try_lock_slot
 from simulator.reader.transcript import ExchangeObserver
 from simulator.secret import Secret, secret
@@ -43,76 +43,8 @@ Kind = Literal["virtual", "in-process", "physical"]
 DEFAULT_PERSONA = "alice"
 # Fewer tries than this and no command that might spend one is sent to a physical card:
 # a wrong PIN must always leave one try for the VERIFY that restores the counter.
-MIN_TRIES_TO_SPEND = 2
 CLAIM_TIMEOUT = 60.0  # seconds to wait for a vpcd slot another run holds
 CARD_GONE_TIMEOUT = 10.0  # seconds for pcscd to notice a card whose process died
-
-
-class UnsafeCommandError(ReaderError):
-    """The harness refused to send a command that could harm a physical card."""
-
-    code = "state_change_refused"
-
-
-def spends_pin_try(apdu: bytes) -> bool:
-    """True for a command that decrements the PIN counter when its PIN is wrong."""
-    if len(apdu) <= 5:
-        return False
-    if apdu[1] == Ins.VERIFY:
-        return apdu[2] == 0x00
-    return apdu[1] == Ins.CHANGE_REFERENCE_DATA and apdu[3] == KeyRef.PIN
-
-
-def pin_status(exchange: Callable[[bytes], bytes]) -> int | None:
-    """Tries left from the VERIFY status query (spends nothing); None when verified."""
-    response = exchange(bytes((0x00, Ins.VERIFY, 0x00, KeyRef.PIN)))
-    sw = int.from_bytes(response[-2:], "big")
-    if sw == SW.SUCCESS:
-        return None
-    if sw & 0xFFF0 == 0x63C0:
-        return sw & 0x0F
-    raise StatusError(sw)
-
-
-class SafeTransport:
-    """The physical-card safety rules at the wire, below framing and raw test access alike."""
-
-    def __init__(self, inner: Transport, *, allow_state_changes: bool) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.allow_state_changes = allow_state_changes
-
-    @property
-    def atr(self) -> bytes:
-        return self.inner.atr
-
-    def exchange(self, apdu: bytes) -> bytes:
-        what = state_change(apdu)
-        if what is not None and not self.allow_state_changes:
-            raise UnsafeCommandError(
-                f"read-only run: refused to send {what} to a physical card "
-                "(pass --careid-destructive with --careid-pin and --careid-puk to allow it)"
-            )
-        if spends_pin_try(apdu):
-            tries = pin_status(self.inner.exchange)
-            if tries is not None and tries < MIN_TRIES_TO_SPEND:
-                raise UnsafeCommandError(
-                    f"refused a command that may spend a PIN try: only {tries} left on the card"
-                )
-        return self.inner.exchange(apdu)
-
-    @property
-    def can_reset(self) -> bool:
-        return callable(getattr(self.inner, "reset", None))
-
-    def reset(self) -> None:
-        reset = getattr(self.inner, "reset", None)
-        if reset is None:
-            raise NotImplementedError("this transport cannot reset the card")
-        reset()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class ResettableInProcessTransport(InProcessTransport):
@@ -650,7 +582,7 @@ class PhysicalTarget(CardTarget):
         return _pcsc_transport(self.options.reader)
 
     def open(self, observers: Iterable[ExchangeObserver]) -> CardSession:
-        transport = SafeTransport(self._transport(), allow_state_changes=self.destructive)
+        transport = self._transport()
         self.description["reader"] = self.options.reader or transport.name
         connection = CardConnection(
             transport, physical=True, allow_state_changes=self.destructive, observers=observers
@@ -671,7 +603,7 @@ class PhysicalTarget(CardTarget):
             tries = client.pin_tries_left()
             before = session.pin_tries_before
             if tries is not None and (before is None or tries < before):
-                # A right PIN restores the counter; SafeTransport refuses it at one try left.
+                # A right PIN restores the counter; the guard refuses it at one try left.
                 client.verify_pin(self.pin)
             # Leave the card as unverified as the next test expects to find it.
             session.connection.transmit(bytes((0x00, Ins.VERIFY, 0xFF, KeyRef.PIN)))

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from simulator.iso7816.apdu import CommandApdu
-from simulator.iso7816.sw import SW, describe
+from simulator.iso7816.sw import SW, describe, tries_left
 from simulator.iso7816.tlv import find, iter_tlv, tlv
 from simulator.piv.constants import (
     PIV_AID,
@@ -87,8 +87,7 @@ def pin_status(connection: CardConnection) -> int:
     return send(connection, bytes((0x00, Ins.VERIFY, 0x00, KeyRef.PIN)))[1]
 
 
-def tries(sw: int) -> int | None:
-    return sw & 0x0F if sw & 0xFFF0 == 0x63C0 else None
+tries = tries_left  # X of a 63 CX answer, None for any other status word
 
 
 def unverify(connection: CardConnection) -> int:

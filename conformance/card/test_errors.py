@@ -8,11 +8,10 @@ import pytest
 from cryptography import x509
 
 from conformance.card.helpers import algorithm_of, apdu, check_sw, select_piv, send, sw_name
-from conformance.targets import spends_pin_try
 from simulator.iso7816.sw import SW, is_valid_sw
 from simulator.piv.constants import PIV_AID, Ins, KeyRef
 from simulator.reader.connection import CardConnection
-from simulator.reader.guard import state_change
+from simulator.reader.guard import spends_pin_try, state_change
 
 requirement = pytest.mark.requirement
 Certificate = Callable[[KeyRef], x509.Certificate]

@@ -42,9 +42,15 @@ def retries_remaining(tries: int) -> int:
     return 0x63C0 | min(tries, 15)
 
 
+def tries_left(sw: int) -> int | None:
+    """X of a `63 CX` status word (a failed verification, or the status query's answer);
+    None for any other status word."""
+    return sw & 0x0F if sw & 0xFFF0 == 0x63C0 else None
+
+
 def is_valid_sw(sw: int) -> bool:
     """True for a status word this profile may answer with (a fixed SW, 61xx or 63Cx)."""
-    return sw in SW._value2member_map_ or sw & 0xFF00 == 0x6100 or sw & 0xFFF0 == 0x63C0
+    return sw in SW._value2member_map_ or sw & 0xFF00 == 0x6100 or tries_left(sw) is not None
 
 
 def describe(sw: int) -> str:
@@ -53,8 +59,8 @@ def describe(sw: int) -> str:
         return SW(sw).name
     if sw & 0xFF00 == 0x6100:
         return f"BYTES_REMAINING({sw & 0xFF})"
-    if sw & 0xFFF0 == 0x63C0:
-        return f"VERIFY_FAILED(tries_left={sw & 0x0F})"
+    if tries_left(sw) is not None:
+        return f"VERIFY_FAILED(tries_left={tries_left(sw)})"
     return "UNKNOWN"
 
 
@@ -76,3 +82,24 @@ class PinVerifyError(StatusError):
     def __init__(self, tries_left: int) -> None:
         self.tries_left = tries_left
         super().__init__(retries_remaining(tries_left))
+
+
+def raise_for_status(sw: int) -> None:
+    """Nothing for 90 00; PinVerifyError (with the tries left) for 63 CX; else StatusError."""
+    if sw == SW.SUCCESS:
+        return
+    left = tries_left(sw)
+    if left is not None:
+        raise PinVerifyError(left)
+    raise StatusError(sw)
+
+
+def verification_status(sw: int) -> int | None:
+    """The answer to the VERIFY status query: None when verified (90 00), else the tries
+    left (63 CX); any other status word raises StatusError."""
+    if sw == SW.SUCCESS:
+        return None
+    left = tries_left(sw)
+    if left is None:
+        raise StatusError(sw)
+    return left

@@ -12,7 +12,12 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from simulator.iso7816.apdu import CommandApdu
-from simulator.iso7816.sw import SW, PinVerifyError, StatusError
+from simulator.iso7816.sw import (
+    SW,
+    StatusError,
+    raise_for_status,
+    verification_status,
+)
 from simulator.iso7816.tlv import find, iter_tlv, tlv
 from simulator.piv.constants import (
     CERT_OBJECT_FOR_KEY,
@@ -49,11 +54,8 @@ class PivClient:
 
     def _send(self, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = 256) -> bytes:
         body, sw = self.connection.transmit(CommandApdu(0, ins, p1, p2, data, le).to_bytes())
-        if sw == SW.SUCCESS:
-            return body
-        if sw & 0xFFF0 == 0x63C0:
-            raise PinVerifyError(sw & 0x0F)
-        raise StatusError(sw)
+        raise_for_status(sw)
+        return body
 
     def select(self) -> list[tuple[int, bytes]]:
         """SELECT the PIV application; the items of its application property template."""
@@ -81,11 +83,7 @@ class PivClient:
     def pin_tries_left(self) -> int | None:
         """Tries left (the VERIFY status query, which spends nothing); None when verified."""
         _, sw = self.connection.transmit(bytes((0x00, Ins.VERIFY, 0x00, KeyRef.PIN)))
-        if sw == SW.SUCCESS:
-            return None
-        if sw & 0xFFF0 == 0x63C0:
-            return sw & 0x0F
-        raise StatusError(sw)
+        return verification_status(sw)
 
     def verify_pin(self, pin: str) -> None:
         """Raises PinVerifyError with the tries left on a wrong PIN."""

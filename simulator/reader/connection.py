@@ -14,10 +14,10 @@ from types import TracebackType
 from typing import Protocol
 
 from simulator.iso7816.apdu import CommandApdu
-from simulator.iso7816.sw import SW, PinVerifyError, StatusError
+from simulator.iso7816.sw import raise_for_status
 from simulator.reader.errors import CardRemovedError
 from simulator.reader.framing import ApduProcessor, CommandChaining, ResponseChaining
-from simulator.reader.guard import ReadOnlyGuard
+from simulator.reader.guard import PhysicalCardGuard
 from simulator.reader.names import is_virtual_reader
 from simulator.reader.transcript import ExchangeObserver
 
@@ -64,7 +64,7 @@ class _Observed:
 
 
 class CardConnection:
-    """A transport with framing, an optional read-only guard and traffic observers."""
+    """A transport with framing, traffic observers and, for a card not ours, the guard."""
 
     def __init__(
         self,
@@ -74,15 +74,15 @@ class CardConnection:
         allow_state_changes: bool | None = None,
         observers: Iterable[ExchangeObserver] = (),
     ) -> None:
+        allow = (not physical) if allow_state_changes is None else allow_state_changes
+        if physical or not allow:
+            # At the wire, so raw access through `transport` passes the guard too.
+            transport = PhysicalCardGuard(transport, allow_state_changes=allow)
         self.transport = transport
         self.physical = physical
         self.observers: list[ExchangeObserver] = list(observers)
         wire = _Observed(transport, self.observers)
-        stack: ApduProcessor = CommandChaining(ResponseChaining(wire))
-        allow = (not physical) if allow_state_changes is None else allow_state_changes
-        if physical or not allow:
-            stack = ReadOnlyGuard(stack, allow_state_changes=allow, protect_last_try=physical)
-        self._stack = stack
+        self._stack: ApduProcessor = CommandChaining(ResponseChaining(wire))
 
     @property
     def name(self) -> str:
@@ -108,11 +108,8 @@ class CardConnection:
         """Send a command and return its data; any status but 90 00 raises StatusError
         (PinVerifyError for 63 CX, with the tries left)."""
         body, sw = self.transmit(CommandApdu(cla, ins, p1, p2, data, le).to_bytes())
-        if sw == SW.SUCCESS:
-            return body
-        if sw & 0xFFF0 == 0x63C0:
-            raise PinVerifyError(sw & 0x0F)
-        raise StatusError(sw)
+        raise_for_status(sw)
+        return body
 
     def close(self) -> None:
         self.transport.close()

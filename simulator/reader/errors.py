@@ -128,10 +128,14 @@ class StateChangeRefusedError(ReaderError):
 
     code = "state_change_refused"
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, reason: str | None = None) -> None:
         super().__init__(
-            f"refused to send {what} to a physical card: it changes the card's state. "
-            "Construct the connection with allow_state_changes=True to allow it."
+            f"refused to send {what} to a physical card: "
+            + (
+                reason
+                or "it changes the card's state. Allow state changes to send it (the suites: "
+                "--careid-destructive with --careid-pin and --careid-puk)"
+            )
         )
 
 

@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from conformance.targets import SafeTransport, UnsafeCommandError, verify_command
+from conformance.targets import verify_command
 from simulator.card.issue import issue_card
 from simulator.personas import get_persona
 from simulator.piv.constants import pad_pin
 from simulator.pki import TestPKI
+from simulator.reader.errors import StateChangeRefusedError
+from simulator.reader.guard import PhysicalCardGuard
 from tests.conformance import fake_card
 
 FAKE = "--careid-transport=tests.conformance.fake_card:make_transport"
@@ -121,22 +123,22 @@ def test_a_test_that_spends_a_try_skips_without_spare_tries(
     assert witness.pin_tries == 2
 
 
-def test_safe_transport_refuses_what_could_reach_the_last_try(careid_data_dir: Path) -> None:
+def test_the_guard_refuses_what_could_reach_the_last_try(careid_data_dir: Path) -> None:
     witness = fake_card.load(careid_data_dir)
     card = get_persona("alice").card
-    read_only = SafeTransport(fake_card.make_transport(), allow_state_changes=False)
-    with pytest.raises(UnsafeCommandError, match="read-only run"):
+    read_only = PhysicalCardGuard(fake_card.make_transport(), allow_state_changes=False)
+    with pytest.raises(StateChangeRefusedError, match="changes the card"):
         read_only.exchange(verify_command(card.pin))
-    with pytest.raises(UnsafeCommandError, match="read-only run"):
+    with pytest.raises(StateChangeRefusedError, match="changes the card"):
         read_only.exchange(bytes.fromhex("00DB3FFF055C017E7E00"))
     assert read_only.exchange(bytes.fromhex("00200080"))[-2:] == b"\x63\xc3"  # a query is fine
-    destructive = SafeTransport(fake_card.make_transport(), allow_state_changes=True)
+    destructive = PhysicalCardGuard(fake_card.make_transport(), allow_state_changes=True)
     witness.card.state.pin.tries_left = 1
     for command in (verify_command("999999"), verify_command(card.pin)):
-        with pytest.raises(UnsafeCommandError, match="only 1 left"):
+        with pytest.raises(StateChangeRefusedError, match="only 1 PIN tries left"):
             destructive.exchange(command)
     change = bytes((0x00, 0x24, 0x00, 0x80, 0x10)) + pad_pin("999999") + pad_pin("123456")
-    with pytest.raises(UnsafeCommandError, match="only 1 left"):
+    with pytest.raises(StateChangeRefusedError, match="only 1 PIN tries left"):
         destructive.exchange(change)
     assert witness.pin_tries == 1
     assert witness.state_changes == []
