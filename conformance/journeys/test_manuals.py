@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conformance.journeys.conftest import JourneyStack
+from conformance.journeys.forgery import forged_confirms_are_refused
 from conformance.journeys.recorder import Journey, manuals
 from conformance.journeys.walk import (
     choose_smartcard,
@@ -71,6 +72,7 @@ def test_manual_000_smartcard_sign_in(stack: JourneyStack, journey: Callable[...
     "JOURNEY-LINK-001",
     expected="each of the manual's eight steps, a link in the directory, then a card sign-in",
 )
+@requirement("JOURNEY-CSRF-001")
 def test_manual_001_pre_registration(stack: JourneyStack, journey: Callable[..., Journey]) -> None:
     manual = manuals()["001"]
     persona = get_persona(manual.persona)
@@ -121,6 +123,9 @@ def test_manual_001_pre_registration(stack: JourneyStack, journey: Callable[...,
     expect(page.locator("#ci-uuid")).to_have_text(identity.uuid)
     expect(page.locator("#ci-mechanism")).to_contain_text("N3_SMARTCARD")
     assert directory.link_for_uuid(identity.uuid) is None, "linked before Confirm"
+    # Confirm forged from another site, or without Origin, and without the token: refused.
+    forged_confirms_are_refused(stack, page)
+    assert directory.link_for_uuid(identity.uuid) is None, "a forged Confirm linked the card"
     confirm = page.locator("#confirm")
     strip.shot(7, page, "Both accounts' details, then Confirm", highlight=confirm)
     confirm.click()

@@ -35,6 +35,26 @@ class AccountLocked(DirectoryError):
     )
 
 
+class TooManyAttempts(DirectoryError):
+    code = "too_many_attempts"
+    status = 429
+    title = "Too many attempts"
+    message = (
+        "There have been too many failed attempts to log in to this account. Try again later. "
+        "If you have forgotten your password, contact the NHSmail Helpdesk."
+    )
+
+
+class CrossSiteRequest(DirectoryError):
+    code = "cross_site_request"
+    status = 403
+    title = "Not allowed"
+    message = (
+        "This request did not come from a page of this portal, or the page was too old. "
+        "Go back, reload the page and try again."
+    )
+
+
 class AccountDisabled(DirectoryError):
     code = "account_disabled"
     status = 403
@@ -147,6 +167,8 @@ ERRORS: dict[str, type[DirectoryError]] = {
     for cls in (
         InvalidCredentials,
         AccountLocked,
+        TooManyAttempts,
+        CrossSiteRequest,
         AccountDisabled,
         AupNotAccepted,
         MfaInvalid,

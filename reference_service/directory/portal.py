@@ -3,11 +3,20 @@
 `PortalCore` holds the directory, the account rules and the relying party, and implements the
 steps both portals share: password login (+ MFA), the browser session and its stages, the
 Care Identity sign-in's begin/complete, logout and the back-channel logout receiver.
+
+Sessions: each carries a random anti-CSRF token (`csrf` in its data) that the pages put in
+their forms. A session before sign-in lives only as long as the sign-in transaction
+(`pending_lifetime`) and gets the full `session_lifetime` once signed in. Expired and closed
+sessions, and spent guess counters, are purged when a session is made, at most every
+`purge_interval` seconds, so anonymous starts cannot fill the database.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +25,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from reference_service.common.attempts import AttemptPolicy
 from reference_service.directory.accounts import AccountService
 from reference_service.directory.errors import DirectoryError
 from reference_service.directory.relying_party import (
@@ -28,7 +38,7 @@ from reference_service.directory.seed import seed
 from reference_service.directory.settings import PortalSettings
 from reference_service.directory.store import Account, Directory, Session
 
-PENDING_LIFETIME = 600.0
+CSRF_KEY = "csrf"
 
 
 def https_client_factory(settings: PortalSettings) -> Callable[[], httpx.Client]:
@@ -48,9 +58,16 @@ class PortalCore:
     http: Callable[[], httpx.Client] | None = None
     accounts: AccountService = field(init=False)
     rp: RelyingParty = field(init=False)
+    _purged: float = field(init=False, default=float("-inf"))
+    _purge_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.accounts = AccountService(self.directory, self.clock, self.settings.lockout_threshold)
+        policy = AttemptPolicy(
+            max_failures=self.settings.lockout_threshold,
+            window=self.settings.lockout_window,
+            lockout=self.settings.lockout_seconds,
+        )
+        self.accounts = AccountService(self.directory, self.clock, policy)
         config = RpConfig(
             issuer=self.settings.issuer,
             client_id=self.settings.client_id,
@@ -75,8 +92,41 @@ class PortalCore:
         return self.directory.session(self.portal, token, self.clock())
 
     def new_session(self, data: dict[str, Any]) -> str:
-        return self.directory.create_session(
-            self.portal, self.clock(), self.settings.session_lifetime, data
+        """A new session with its own anti-CSRF token; short-lived until it is signed in."""
+        self.purge()
+        lifetime = (
+            self.settings.session_lifetime
+            if data.get("stage") == "signed_in"
+            else self.settings.pending_lifetime
+        )
+        data = {**data, CSRF_KEY: secrets.token_urlsafe(32)}
+        return self.directory.create_session(self.portal, self.clock(), lifetime, data)
+
+    def promote(self, token: str, data: dict[str, Any]) -> None:
+        """The session is signed in now: it gets the full lifetime."""
+        self.directory.update_session(
+            token, data=data, expires=self.clock() + self.settings.session_lifetime
+        )
+
+    def purge(self, *, force: bool = False) -> int:
+        """Forget expired or closed sessions and spent guess counters (at most every
+        `purge_interval` seconds unless forced); how many sessions went."""
+        now = self.clock()
+        with self._purge_lock:
+            if not force and now - self._purged < self.settings.purge_interval:
+                return 0
+            self._purged = now
+        self.accounts.limiter.purge()
+        return self.directory.purge_sessions(now)
+
+    @staticmethod
+    def csrf_ok(session: Session, given: str) -> bool:
+        """Whether `given` is this session's anti-CSRF token (constant-time comparison)."""
+        expected = session.data.get(CSRF_KEY)
+        if not isinstance(expected, str) or not expected or not given or len(given) > 200:
+            return False
+        return hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
         )
 
     def signed_in(self, token: str | None) -> tuple[Session, Account] | None:
@@ -107,8 +157,8 @@ class PortalCore:
         if account is None:
             raise DirectoryError("no such account")
         self.accounts.check_status(account)
-        self.accounts.verify_mfa(session.email, code[:16])
-        self.directory.update_session(token, data={**session.data, "stage": "signed_in"})
+        self.accounts.verify_mfa(session.email, code[:16], self.portal)
+        self.promote(token, {**session.data, "stage": "signed_in"})
         self.directory.audit(self.clock(), "login.mfa", self.portal, session.email)
 
     # -- Care Identity sign-in ----------------------------------------------------------------
@@ -122,7 +172,14 @@ class PortalCore:
             token = self.new_session({"stage": "anonymous", "pending": pending_entry})
         else:
             assert token is not None  # noqa: S101 - a session has a token
-            self.directory.update_session(token, data={**session.data, "pending": pending_entry})
+            data = {**session.data, "pending": pending_entry}
+            # an anonymous session lasts as long as its newest sign-in transaction
+            expires = (
+                self.clock() + self.settings.pending_lifetime
+                if session.data.get("stage") == "anonymous"
+                else None
+            )
+            self.directory.update_session(token, data=data, expires=expires)
         return url, token
 
     def complete_care_identity(
@@ -132,7 +189,7 @@ class PortalCore:
         session = self.session(token)
         pending = session.data.get("pending") if session else None
         if not isinstance(pending, dict) or self.clock() - float(pending.get("at", 0)) > (
-            PENDING_LIFETIME
+            self.settings.pending_lifetime
         ):
             pending = None
         identity = self.rp.complete(params, pending)

@@ -15,6 +15,9 @@ nhsmail_url = "https://127.0.0.1:9444"
 myidentity_url = "https://127.0.0.1:9445"
 agent_url = "http://127.0.0.1:47201"
 close_on_card_removal = ["RX2"]              # organisations with the close-on-removal policy
+lockout_threshold = 5                        # failed passwords (or MFA codes) per account ...
+lockout_window = 900.0                       # ... within this many seconds ...
+lockout_seconds = 900.0                      # ... lock them for this long
 ```
 The file holds the client secret: it is written with mode 0600.
 """
@@ -52,7 +55,15 @@ class PortalSettings:
     agent_url: str = "http://127.0.0.1:47201"
     close_on_card_removal: tuple[str, ...] = ()
     session_lifetime: float = 8 * 3600.0
+    # A session before sign-in (a Care Identity start, a login waiting for its MFA code)
+    # lives as long as the sign-in transaction, not a whole session.
+    pending_lifetime: float = 600.0
+    purge_interval: float = 60.0  # expired sessions are purged at most this often
+    # Failed passwords (and, separately, MFA codes) per account: after `lockout_threshold`
+    # failures within `lockout_window` seconds, refused for `lockout_seconds`.
     lockout_threshold: int = 5
+    lockout_window: float = 900.0
+    lockout_seconds: float = 900.0
     acr_values: str = "AAL2_OR_AAL3_ANY"
 
     @property

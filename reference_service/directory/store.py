@@ -2,7 +2,9 @@
 
 Tables: `accounts` (NHSmail accounts), `links` (Care Identity UUID <-> NHSmail address, each
 side unique), `sessions` (portal sessions, stored by SHA-256 digest of their cookie),
-`seen_jtis` (logout-token replay guard) and `audit` (append-only). Every method is one
+`seen_jtis` (logout-token replay guard), `failed_attempts` (the password and MFA guess
+counters of `AttemptLimiter`) and `audit` (append-only). Expired and closed sessions are
+purged (`purge_sessions`). Every method is one
 transaction, committed before it returns; a link is made or removed together with its audit
 row in one `BEGIN IMMEDIATE` transaction, so a process killed at any point leaves either the
 whole link (row and audit) or nothing.
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reference_service.common import attempts
 from reference_service.common.sqlite import Database
 from reference_service.directory.errors import (
     AccountAlreadyLinked,
@@ -26,6 +29,7 @@ from reference_service.directory.errors import (
     CareIdentityLinkedElsewhere,
     LinkUnknown,
 )
+from reference_service.directory.throttle import account_keys
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -129,7 +133,7 @@ class Directory(Database):
     """One connection shared by the threads of a process, under a lock."""
 
     def __init__(self, path: Path | str) -> None:
-        super().__init__(path, SCHEMA)
+        super().__init__(path, SCHEMA + attempts.SCHEMA)
 
     # -- audit -------------------------------------------------------------------------------
 
@@ -248,6 +252,11 @@ class Directory(Database):
     def set_status(self, email: str, status: str, now: float, actor: str) -> None:
         reset = ", failed_logins = 0" if status == "active" else ""
         self._update(email, now, f"account.{status}", actor, f"status = ?{reset}", status)
+        if status == "active":  # the helpdesk's unlock also ends a too-many-attempts lock
+            with self.transaction() as db:
+                db.executemany(
+                    "DELETE FROM failed_attempts WHERE key = ?", [(k,) for k in account_keys(email)]
+                )
 
     def accept_aup(self, email: str, now: float) -> None:
         self._update(email, now, "aup.accepted", email, "aup_accepted = 1")
@@ -419,10 +428,17 @@ class Directory(Database):
         email: str | None = None,
         uuid: str | None = None,
         sid: str | None = None,
+        expires: float | None = None,
     ) -> None:
         with self.transaction() as db:
-            sets, args = [], []
-            for name, value in (("email", email), ("uuid", uuid), ("sid", sid)):
+            sets: list[str] = []
+            args: list[Any] = []
+            for name, value in (
+                ("email", email),
+                ("uuid", uuid),
+                ("sid", sid),
+                ("expires", expires),
+            ):
                 if value is not None:
                     sets.append(f"{name} = ?")
                     args.append(value)
@@ -434,6 +450,22 @@ class Directory(Database):
                     f"UPDATE sessions SET {', '.join(sets)} WHERE digest = ?",  # noqa: S608
                     (*args, digest(token)),
                 )
+
+    def purge_sessions(self, now: float) -> int:
+        """Delete the sessions that are over (expired, or closed: a closed session never opens
+        again and its closing is in the audit trail); how many went."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM sessions WHERE expires <= ? OR closed IS NOT NULL", (now,)
+            )
+            return cursor.rowcount
+
+    def session_count(self, portal: str | None = None) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM sessions WHERE ? IS NULL OR portal = ?", (portal, portal)
+            ).fetchone()
+        return int(row[0])
 
     def close_session(self, token: str, now: float, reason: str) -> bool:
         with self.transaction() as db:

@@ -3,7 +3,16 @@
 Pages are Jinja2 (autoescaped) in the look of the sign-in service's pages, with no inline
 script (the Content-Security-Policy forbids it). Every refusal is a page with a fixed title,
 sentence and code per `DirectoryError` / `RelyingPartyError` code; nothing from the request
-is reflected. State-changing posts must come from the portal's own origin.
+is reflected. Every answer gets the security headers (`SecurityHeaders`, installed by
+`secure_app`).
+
+Cross-site request forgery (OWASP CSRF Prevention Cheat Sheet): a state-changing post
+(`checked_form`) must come from the portal's own origin (the `Origin` header, RFC 6454, or
+without one `Sec-Fetch-Site: same-origin`, Fetch Metadata) and, when the browser has a
+session, carry that session's anti-CSRF token (the pages' hidden `csrf_token` field, or the
+`X-CSRF-Token` header of a script's fetch). Session cookies are SameSite=Lax: Strict would
+drop the cookie on the provider's redirect back to `/oidc/callback` whenever the provider is
+on another site, and Lax already keeps it off cross-site posts.
 """
 
 from __future__ import annotations
@@ -16,13 +25,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import DictLoader, Environment, select_autoescape
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reference_service.directory.errors import DirectoryError, InvalidCredentials, MfaInvalid
-from reference_service.directory.portal import PortalCore
+from reference_service.common.security_headers import SecurityHeaders
+from reference_service.directory.errors import (
+    CrossSiteRequest,
+    DirectoryError,
+    InvalidCredentials,
+    MfaInvalid,
+)
+from reference_service.directory.portal import CSRF_KEY, PortalCore
 from reference_service.directory.relying_party import RelyingPartyError
 
 MAX_FORM = 16 * 1024
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
 
 BASE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -69,7 +87,7 @@ LOGIN = """{% extends "base.html" %}
 {% block main %}
 <h1>Log in</h1>
 {% if error %}<div class="error" role="alert"><p id="login-error">{{ error }}</p></div>{% endif %}
-<form method="post" action="/login">
+<form method="post" action="/login">{{ csrf_field(csrf) }}
 <p><label>Email address<br><input type="email" name="email" id="email" autocomplete="username"
   maxlength="254" placeholder="user@nhs.net"></label></p>
 <p><label>Password<br><input type="password" name="password" id="password"
@@ -77,7 +95,7 @@ LOGIN = """{% extends "base.html" %}
 <p><button type="submit" id="login">Log in</button></p>
 </form>
 {% if care_identity %}
-<form method="post" action="/login/care-identity"><p>
+<form method="post" action="/login/care-identity">{{ csrf_field(csrf) }}<p>
 <button type="submit" class="secondary" id="care-identity-login">
 Log in with my Care Identity</button>
 </p></form>
@@ -90,7 +108,7 @@ MFA = """{% extends "base.html" %}
 {% block main %}
 <h1>Multifactor authentication</h1>
 {% if error %}<div class="error" role="alert"><p id="mfa-error">{{ error }}</p></div>{% endif %}
-<form method="post" action="/login/mfa">
+<form method="post" action="/login/mfa">{{ csrf_field(csrf) }}
 <p><label>6-digit code from your authenticator app<br><input type="text" name="code" id="code"
   inputmode="numeric" autocomplete="one-time-code" maxlength="6"></label></p>
 <p><button type="submit" id="verify">Verify</button></p>
@@ -133,8 +151,14 @@ class Web:
             f"{_origin(core.settings.issuer)}; frame-ancestors 'none'; base-uri 'none'"
         )
 
-    def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        body = self.env.get_template(template).render(service=self.service, **context)
+        self.env.globals["csrf_field"] = csrf_field
+
+    def page(
+        self, template: str, status: int = 200, *, request: Request | None = None, **context: Any
+    ) -> HTMLResponse:
+        """A page; given the request, its forms carry the session's anti-CSRF token."""
+        csrf = self.csrf(request) if request is not None else None
+        body = self.env.get_template(template).render(service=self.service, csrf=csrf, **context)
         response = HTMLResponse(body, status)
         self.harden(response)
         response.headers["Content-Security-Policy"] = self.csp
@@ -142,10 +166,14 @@ class Web:
 
     @staticmethod
     def harden(response: Response) -> None:
+        # the other security headers come from SecurityHeaders, on every answer
         response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Content-Type-Options"] = "nosniff"
+
+    def csrf(self, request: Request) -> str | None:
+        """The anti-CSRF token of the browser's session (None without one)."""
+        session = self.core.session(self.token(request))
+        value = session.data.get(CSRF_KEY) if session is not None else None
+        return value if isinstance(value, str) else None
 
     def redirect(self, location: str, token: str | None = None, *, clear: bool = False) -> Response:
         """A 303 to a path of this portal (or a URL the portal built itself)."""
@@ -180,8 +208,30 @@ class Web:
         return self.page("error.html", status, code=code, title=title, message=message, links=links)
 
     def same_origin(self, request: Request) -> bool:
+        """Whether a post comes from this portal's own pages: its `Origin` is this origin, or,
+        without one (or `null`), Fetch Metadata says same-origin. Missing both: refused."""
         origin = request.headers.get("origin")
-        return origin is None or origin == self.core.settings.origin
+        site = request.headers.get("sec-fetch-site")
+        if origin is not None and origin != "null":
+            return origin == self.core.settings.origin and site in (None, "same-origin")
+        return site == "same-origin"
+
+    async def checked_form(self, request: Request) -> dict[str, str]:
+        """The form of a state-changing post, once it passed the CSRF checks (else raises
+        `CrossSiteRequest`, audited): own origin, and the session's token if it has one."""
+        if not self.same_origin(request):
+            self.refuse("origin")
+        values = await form(request)
+        session = self.core.session(self.token(request))
+        if session is not None:
+            given = values.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
+            if not self.core.csrf_ok(session, given):
+                self.refuse("token")
+        return values
+
+    def refuse(self, why: str) -> None:
+        self.core.directory.audit(self.core.clock(), "post.refused", self.core.portal, why=why)
+        raise CrossSiteRequest(why)
 
 
 async def form(request: Request) -> dict[str, str]:
@@ -245,6 +295,21 @@ def rp_error_page(web: Web, error: RelyingPartyError) -> HTMLResponse:
     return web.error_page(code, title, message, status, [("Start again", "/login", "retry")])
 
 
+def csrf_field(token: str | None) -> Markup:
+    """The hidden field every form of a page carries: `{{ csrf_field(csrf) }}` (nothing while
+    the browser has no session)."""
+    if not token:
+        return Markup("")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+def secure_app(app: FastAPI, web: Web) -> FastAPI:
+    """Every answer of the portal (pages, redirects, JSON, errors) gets the security headers;
+    the pages keep their own Content-Security-Policy."""
+    app.add_middleware(SecurityHeaders, secure=web.core.settings.secure)
+    return app
+
+
 def add_common_routes(
     app: FastAPI,
     web: Web,
@@ -294,18 +359,20 @@ def add_common_routes(
 
     @app.get("/login")
     async def login_page(request: Request) -> Response:
-        return web.page("login.html", care_identity=care_identity_login)
+        return web.page("login.html", request=request, care_identity=care_identity_login)
 
     @app.post("/login")
     async def login(request: Request) -> Response:
-        if not web.same_origin(request):
-            return directory_page(DirectoryError("cross-origin post"))
-        values = await form(request)
+        values = await web.checked_form(request)
         try:
             token, stage = core.password_login(values.get("email", ""), values.get("password", ""))
         except InvalidCredentials as error:
             return web.page(
-                "login.html", error.status, error=error.message, care_identity=care_identity_login
+                "login.html",
+                error.status,
+                request=request,
+                error=error.message,
+                care_identity=care_identity_login,
             )
         if stage == "mfa":
             return web.redirect("/login/mfa", token)
@@ -316,27 +383,24 @@ def add_common_routes(
         session = core.session(web.token(request))
         if session is None or session.data.get("stage") != "mfa":
             return web.redirect("/login")
-        return web.page("mfa.html")
+        return web.page("mfa.html", request=request)
 
     @app.post("/login/mfa")
     async def mfa(request: Request) -> Response:
-        if not web.same_origin(request):
-            return directory_page(DirectoryError("cross-origin post"))
+        values = await web.checked_form(request)
         token = web.token(request)
         session = core.session(token)
         if token is None or session is None or session.data.get("stage") != "mfa":
             return web.redirect("/login")
-        values = await form(request)
         try:
             core.mfa(token, values.get("code", ""))
         except MfaInvalid as error:
-            return web.page("mfa.html", error.status, error=error.message)
+            return web.page("mfa.html", error.status, request=request, error=error.message)
         return after_login(token)
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
-        if not web.same_origin(request):
-            return directory_page(DirectoryError("cross-origin post"))
+        await web.checked_form(request)
         end_session = core.logout(web.token(request))
         return web.redirect(end_session or "/signed-out", clear=True)
 

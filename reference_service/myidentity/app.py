@@ -25,7 +25,7 @@ from reference_service.directory.errors import (
 )
 from reference_service.directory.portal import PortalCore
 from reference_service.directory.store import Account, Session
-from reference_service.directory.web import Web, add_common_routes
+from reference_service.directory.web import Web, add_common_routes, secure_app
 from reference_service.myidentity.pages import SERVICE, TEMPLATES
 
 CANDIDATE_LIFETIME = 600.0
@@ -82,14 +82,9 @@ def create_app(core: PortalCore) -> FastAPI:
         app, web, care_identity_login=False, after_login=after_login, error_links=error_links
     )
 
-    def cross_origin() -> Response:
-        return web.error_page(
-            "cross_origin", "Not allowed", "This came from another site.", 403, []
-        )
-
     @app.get("/")
     async def start(request: Request) -> Response:
-        return web.page("start.html")
+        return web.page("start.html", request=request)
 
     @app.get("/home")
     async def home(request: Request) -> Response:
@@ -98,7 +93,10 @@ def create_app(core: PortalCore) -> FastAPI:
             return web.redirect("/login")
         account = signed[2]
         return web.page(
-            "home.html", account=account, link=core.directory.link_for_email(account.email)
+            "home.html",
+            request=request,
+            account=account,
+            link=core.directory.link_for_email(account.email),
         )
 
     @app.get("/link/care-identity")
@@ -109,12 +107,11 @@ def create_app(core: PortalCore) -> FastAPI:
         link = core.directory.link_for_email(signed[2].email)
         if link is not None:
             raise AccountAlreadyLinked()
-        return web.page("care_identity.html")
+        return web.page("care_identity.html", request=request)
 
     @app.post("/link/care-identity")
     async def care_identity(request: Request) -> Response:
-        if not web.same_origin(request):
-            return cross_origin()
+        await web.checked_form(request)
         signed = current(request)
         if signed is None:
             return web.redirect("/login")
@@ -170,12 +167,14 @@ def create_app(core: PortalCore) -> FastAPI:
         signed = current(request)
         if signed is None:
             return web.redirect("/login")
-        return web.page("confirm.html", account=signed[2], identity=candidate_of(signed[1]))
+        return web.page(
+            "confirm.html", request=request, account=signed[2], identity=candidate_of(signed[1])
+        )
 
     @app.post("/link/confirm")
     async def confirm(request: Request) -> Response:
-        if not web.same_origin(request):
-            return cross_origin()
+        # the link is made only by the confirmation page's own post (anti-CSRF token, origin)
+        await web.checked_form(request)
         signed = current(request)
         if signed is None:
             return web.redirect("/login")
@@ -205,9 +204,10 @@ def create_app(core: PortalCore) -> FastAPI:
             return web.redirect("/home")
         return web.page(
             "done.html",
+            request=request,
             email=linked["email"],
             uuid=linked["uuid"],
             nhsmail_url=settings.nhsmail_url,
         )
 
-    return app
+    return secure_app(app, web)

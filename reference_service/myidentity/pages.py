@@ -25,7 +25,7 @@ compatible browser (Chrome or Microsoft Edge).</li>
 HOME = """{% extends "base.html" %}
 {% block title %}Home{% endblock %}
 {% block nav %}<form method="post" action="/logout" style="display:inline">
-<button type="submit" id="logout">Log out</button></form>{% endblock %}
+{{ csrf_field(csrf) }}<button type="submit" id="logout">Log out</button></form>{% endblock %}
 {% block main %}
 <h1>Link My NHS Accounts</h1>
 <p>Signed in as <strong id="email">{{ account.email }}</strong>.</p>
@@ -42,7 +42,7 @@ CARE_IDENTITY = """{% extends "base.html" %}
 <h1>Link your NHS Care Identity</h1>
 <p>Insert your NHS Smartcard into the reader. You will sign in with it at the NHS Care Identity
 service and enter your PIN in the Identity Agent's pop-up box.</p>
-<form method="post" action="/link/care-identity">
+<form method="post" action="/link/care-identity">{{ csrf_field(csrf) }}
 <p><button type="submit" id="continue">Continue</button></p></form>
 {% endblock %}
 """
@@ -65,7 +65,7 @@ CONFIRM = """{% extends "base.html" %}
 <dt>Organisations</dt><dd id="ci-organisations">{{ identity.organisations or "None" }}</dd>
 <dt>Signed in with</dt><dd id="ci-mechanism">{{ identity.mechanism }}</dd>
 </dl>
-<form method="post" action="/link/confirm">
+<form method="post" action="/link/confirm">{{ csrf_field(csrf) }}
 <p><button type="submit" id="confirm">Confirm</button>
 <a class="button secondary" id="cancel" href="/home">Cancel</a></p></form>
 {% endblock %}

@@ -9,13 +9,14 @@ from reference_service.directory.errors import (
     AccountDisabled,
     AccountLocked,
     AupNotAccepted,
+    CrossSiteRequest,
     DirectoryError,
     MfaInvalid,
     NotLinked,
     PasswordRejected,
 )
-from reference_service.directory.portal import PortalCore
-from reference_service.directory.web import Web, add_common_routes, form
+from reference_service.directory.portal import CSRF_KEY, PortalCore
+from reference_service.directory.web import Web, add_common_routes, secure_app
 from reference_service.nhsmail.pages import PORTAL_JS, SERVICE, TEMPLATES
 
 
@@ -42,14 +43,9 @@ def create_app(core: PortalCore) -> FastAPI:
         app, web, care_identity_login=True, after_login=after_login, error_links=error_links
     )
 
-    def cross_origin() -> Response:
-        return web.error_page(
-            "cross_origin", "Not allowed", "This came from another site.", 403, []
-        )
-
     @app.get("/")
     async def home(request: Request) -> Response:
-        return web.page("home.html")
+        return web.page("home.html", request=request)
 
     @app.get("/portal")
     async def portal(request: Request) -> Response:
@@ -64,6 +60,7 @@ def create_app(core: PortalCore) -> FastAPI:
         close = bool(session.data.get("close_on_card_removal"))
         return web.page(
             "portal.html",
+            request=request,
             account=account,
             method="NHS Care Identity (smartcard)"
             if session.data.get("method") == "care_identity"
@@ -71,19 +68,22 @@ def create_app(core: PortalCore) -> FastAPI:
             uuid=session.uuid,
             link=f"Linked ({link.uuid})" if link else None,
             close_on_removal=close,
-            config={"agent_url": settings.agent_url, "uuid": session.uuid},
+            config={
+                "agent_url": settings.agent_url,
+                "uuid": session.uuid,
+                "csrf": session.data.get(CSRF_KEY),
+            },
         )
 
     @app.get("/aup")
     async def aup_page(request: Request) -> Response:
         if core.signed_in(web.token(request)) is None:
             return web.redirect("/login")
-        return web.page("aup.html")
+        return web.page("aup.html", request=request)
 
     @app.post("/aup")
     async def aup(request: Request) -> Response:
-        if not web.same_origin(request):
-            return cross_origin()
+        await web.checked_form(request)
         current = core.signed_in(web.token(request))
         if current is None:
             return web.redirect("/login")
@@ -100,12 +100,11 @@ def create_app(core: PortalCore) -> FastAPI:
         secret = core.accounts.new_mfa_secret()
         core.directory.update_session(token, data={**session.data, "mfa_enrol": secret})
         uri = f"otpauth://totp/NHSmail:{account.email}?secret={secret}&issuer=NHSmail"
-        return web.page("mfa_setup.html", secret=secret, uri=uri)
+        return web.page("mfa_setup.html", request=request, secret=secret, uri=uri)
 
     @app.post("/account/mfa")
     async def mfa_setup(request: Request) -> Response:
-        if not web.same_origin(request):
-            return cross_origin()
+        values = await web.checked_form(request)
         token = web.token(request)
         current = core.signed_in(token)
         if current is None or token is None:
@@ -115,9 +114,11 @@ def create_app(core: PortalCore) -> FastAPI:
         if not isinstance(secret, str):
             return web.redirect("/account/mfa")
         try:
-            core.accounts.enrol_mfa(account.email, secret, (await form(request)).get("code", ""))
+            core.accounts.enrol_mfa(account.email, secret, values.get("code", ""))
         except MfaInvalid as error:
-            return web.page("mfa_setup.html", 400, secret=secret, error=error.message, uri="")
+            return web.page(
+                "mfa_setup.html", 400, request=request, secret=secret, error=error.message, uri=""
+            )
         data = {k: v for k, v in session.data.items() if k != "mfa_enrol"}
         core.directory.update_session(token, data=data)
         return web.redirect("/portal")
@@ -126,28 +127,25 @@ def create_app(core: PortalCore) -> FastAPI:
     async def password_page(request: Request) -> Response:
         if core.signed_in(web.token(request)) is None:
             return web.redirect("/login")
-        return web.page("password.html")
+        return web.page("password.html", request=request)
 
     @app.post("/account/password")
     async def password(request: Request) -> Response:
-        if not web.same_origin(request):
-            return cross_origin()
+        values = await web.checked_form(request)
         current = core.signed_in(web.token(request))
         if current is None:
             return web.redirect("/login")
-        values = await form(request)
         try:
             core.accounts.change_password(
-                current[1].email, values.get("old", ""), values.get("new", "")
+                current[1].email, values.get("old", ""), values.get("new", ""), core.portal
             )
         except PasswordRejected as error:
-            return web.page("password.html", 400, problems=error.problems)
-        return web.page("password.html", done=True)
+            return web.page("password.html", 400, request=request, problems=error.problems)
+        return web.page("password.html", request=request, done=True)
 
     @app.post("/login/care-identity")
     async def care_identity(request: Request) -> Response:
-        if not web.same_origin(request):
-            return cross_origin()
+        await web.checked_form(request)
         url, token = core.begin_care_identity(web.token(request), "login")
         return web.redirect(url, token)
 
@@ -192,12 +190,16 @@ def create_app(core: PortalCore) -> FastAPI:
 
     @app.post("/session/card-removed")
     async def card_removed(request: Request) -> Response:
-        if not web.same_origin(request):
-            return JSONResponse({"error": "cross_origin"}, 403)
+        try:
+            await web.checked_form(request)
+        except CrossSiteRequest:
+            return JSONResponse({"error": "cross_site_request"}, 403)
         closed = core.card_removed(web.token(request))
         response = JSONResponse({"closed": closed}, headers={"Cache-Control": "no-store"})
         if closed:
-            response.delete_cookie(web.cookie, path="/", secure=settings.secure, httponly=True)
+            response.delete_cookie(
+                web.cookie, path="/", secure=settings.secure, httponly=True, samesite="lax"
+            )
         return response
 
     @app.get("/static/portal.js")
@@ -205,7 +207,7 @@ def create_app(core: PortalCore) -> FastAPI:
         return Response(
             PORTAL_JS,
             media_type="application/javascript",
-            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+            headers={"Cache-Control": "no-cache"},
         )
 
-    return app
+    return secure_app(app, web)

@@ -21,14 +21,15 @@ AUP = """{% extends "base.html" %}
 <h1>Acceptable Use Policy</h1>
 <p>Before you use NHSmail you must accept the NHSmail Acceptable Use Policy (AUP): you will use
 the service for work, keep your password and smartcard to yourself and report any misuse.</p>
-<form method="post" action="/aup"><button type="submit" id="accept">Accept</button></form>
+<form method="post" action="/aup">{{ csrf_field(csrf) }}
+<button type="submit" id="accept">Accept</button></form>
 {% endblock %}
 """
 
 PORTAL = """{% extends "base.html" %}
 {% block title %}Portal{% endblock %}
 {% block nav %}<form method="post" action="/logout" style="display:inline">
-<button type="submit" id="logout">Log out</button></form>{% endblock %}
+{{ csrf_field(csrf) }}<button type="submit" id="logout">Log out</button></form>{% endblock %}
 {% block main %}
 <h1 id="welcome">Welcome, {{ account.display_name }}</h1>
 <dl>
@@ -58,7 +59,7 @@ MFA_SETUP = """{% extends "base.html" %}
 <p>Add this key to your authenticator app, then enter the 6-digit code it shows.</p>
 <p><code id="mfa-secret">{{ secret }}</code></p>
 <p class="hint" id="mfa-uri">{{ uri }}</p>
-<form method="post" action="/account/mfa">
+<form method="post" action="/account/mfa">{{ csrf_field(csrf) }}
 <p><label>Code<br><input type="text" name="code" id="code" inputmode="numeric" maxlength="6">
 </label></p>
 <p><button type="submit" id="enrol">Turn on MFA</button></p>
@@ -76,7 +77,7 @@ CHANGE_FORM = """{% extends "base.html" %}
 changed.</p></div>{% endif %}
 <p class="hint">At least 8 characters, from 3 of: upper case, lower case, digits, symbols; not
 containing your user name; not one of your last 4 passwords.</p>
-<form method="post" action="/account/password">
+<form method="post" action="/account/password">{{ csrf_field(csrf) }}
 <p><label>Current password<br>
 <input type="password" name="old" id="old" maxlength="256"></label></p>
 <p><label>New password<br><input type="password" name="new" id="new" maxlength="256"></label></p>
@@ -95,11 +96,13 @@ TEMPLATES = {
 
 # The organisation policy "close on card removal": the signed-in page listens to the Identity
 # Agent's card events (the agent must list this portal's origin in its allowed origins) and,
-# when the card of this session leaves the reader, asks the portal to close the session.
+# when the card of this session leaves the reader, asks the portal to close the session (with
+# the session's anti-CSRF token, like every state-changing post).
 PORTAL_JS = """(() => {
   "use strict";
   const config = JSON.parse(document.getElementById("portal-config").textContent);
-  const close = () => fetch("/session/card-removed", {method: "POST", credentials: "same-origin"})
+  const close = () => fetch("/session/card-removed", {
+    method: "POST", credentials: "same-origin", headers: {"X-CSRF-Token": config.csrf}})
     .then(() => { window.location.assign("/signed-out?reason=card_removed"); });
   const events = new EventSource(config.agent_url + "/v1/events");
   events.addEventListener("card-removed", (event) => {

@@ -16,6 +16,7 @@ from reference_service.directory.errors import (
     InvalidCredentials,
     MfaInvalid,
     PasswordRejected,
+    TooManyAttempts,
 )
 from reference_service.directory.passwords import hash_password, rule_problems, verify_password
 from reference_service.directory.store import Directory
@@ -26,7 +27,8 @@ PASSWORD = "Harbour!Lantern42"
 
 
 class Clock:
-    now = 1_700_000_000.0
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
 
     def __call__(self) -> float:
         return self.now
@@ -77,11 +79,32 @@ def test_password_history_of_four(service: AccountService) -> None:
 
 
 def test_login_lockout_after_five_failures(service: AccountService) -> None:
+    """Five failures lock the password for a while (not for ever: the helpdesk lock is
+    `status = locked`); the right password is refused meanwhile."""
     for _ in range(4):
         with pytest.raises(InvalidCredentials):
             service.password_login("jo.bloggs@nhs.net", "Wrong!Pass1", "nhsmail")
-    with pytest.raises(AccountLocked):
+    with pytest.raises(TooManyAttempts):
         service.password_login("jo.bloggs@nhs.net", "Wrong!Pass1", "nhsmail")
+    with pytest.raises(TooManyAttempts):
+        service.password_login("jo.bloggs@nhs.net", PASSWORD, "nhsmail")
+    assert service.require("jo.bloggs@nhs.net").status == "active"
+    clock = service.clock
+    assert isinstance(clock, Clock)
+    clock.now += service.policy.lockout + 1
+    assert service.password_login("jo.bloggs@nhs.net", PASSWORD, "nhsmail").email
+
+
+def test_a_helpdesk_unlock_ends_the_lock(service: AccountService) -> None:
+    for _ in range(5):
+        with pytest.raises((InvalidCredentials, TooManyAttempts)):
+            service.password_login("jo.bloggs@nhs.net", "Wrong!Pass1", "nhsmail")
+    service.directory.set_status("jo.bloggs@nhs.net", "active", service.clock(), "helpdesk")
+    assert service.password_login("jo.bloggs@nhs.net", PASSWORD, "nhsmail").email
+
+
+def test_a_locked_account_is_refused_with_the_right_password(service: AccountService) -> None:
+    service.directory.set_status("jo.bloggs@nhs.net", "locked", service.clock(), "helpdesk")
     with pytest.raises(AccountLocked):
         service.password_login("jo.bloggs@nhs.net", PASSWORD, "nhsmail")
 
