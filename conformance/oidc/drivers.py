@@ -11,6 +11,9 @@ returns an object with
 * `confirm_logout(http, answer) -> httpx.Response`: given the end-session endpoint's answer,
   confirm the logout when the provider asks, and return the final answer (a redirect or a
   page).
+* optionally `totp_sign_in(http, authorize_url, redirect_uri, user, code) -> FlowResult`:
+  sign in with an authenticator-app code, raising `FlowError` when the provider refuses it
+  (CIS2-TOTP-001 is skipped for a driver without it).
 
 Two drivers come with the harness: `smartcard` (the reference provider: a virtual card signs
 the challenge, as the Identity Agent would) and `dev_interactions` (a provider whose login is a
@@ -132,7 +135,10 @@ def parse_forms(html: str) -> list[Form]:
 def submit(http: httpx.Client, page: httpx.Response, form: Form, data: dict[str, str]) -> Any:
     url = urljoin(str(page.url), form.action or str(page.url))
     if form.method == "post":
-        return http.post(url, data=data)
+        # As a browser does: a form POST carries the page's origin (providers check it).
+        page_url = urlsplit(str(page.url))
+        origin = f"{page_url.scheme}://{page_url.netloc}"
+        return http.post(url, data=data, headers={"Origin": origin})
     return http.get(url, params=data)
 
 
@@ -214,6 +220,14 @@ class SmartcardDriver:
 
     def confirm_logout(self, http: httpx.Client, answer: httpx.Response) -> httpx.Response:
         return confirm_with_forms(http, answer)
+
+    def totp_sign_in(
+        self, http: httpx.Client, authorize_url: str, redirect_uri: str, user: str, code: str
+    ) -> FlowResult:
+        """Sign in with the authenticator app (CIS2-TOTP-001); FlowError when refused."""
+        return smartcard_sign_in(
+            http, authorize_url, redirect_uri, None, mechanism="totp", totp=(user, code)
+        )
 
 
 def smartcard(context: DriverContext) -> LoginDriver:

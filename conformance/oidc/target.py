@@ -16,6 +16,11 @@ password = "any"
 profile = "generic"               # or "cis2"; default: by the issuer path
 backchannel_uri = "http://127.0.0.1:8765/backchannel"   # registered for [client]; the suite listens
 
+[totp]                            # an authenticator-app (TOTP) user (CIS2-TOTP-001; optional)
+user = "555000000104"             # what the driver types as the user
+secret = "BASE32SECRET"           # that user's TOTP secret (RFC 6238, SHA-1, 6 digits, 30 s)
+lockout_threshold = 5             # wrong codes after which the provider locks it (default 5)
+
 [client]                          # client_secret_post
 client_id = "..."
 client_secret = "..."
@@ -54,6 +59,7 @@ from conformance.oidc.receiver import LogoutReceiver
 
 CIS2_ISSUER_PATH = "/openam/oauth2/realms/root/realms/NHSIdentity/realms/Healthcare"
 Profile = Literal["cis2", "generic"]
+DEFAULT_TOTP_LOCKOUT = 5  # CIS2's wrong-code limit is the provider's setting; this by default
 
 
 class SetupError(ValueError):
@@ -92,6 +98,9 @@ class ProviderUnderTest:
     receiver: LogoutReceiver | None = None
     user: str = DEFAULT_USER
     expected_sub: str | None = None  # the signed-in user's sub, when known
+    totp_user: str | None = None  # an authenticator-app user and its secret, when given
+    totp_secret: str | None = field(default=None, repr=False)
+    totp_lockout_threshold: int = DEFAULT_TOTP_LOCKOUT
     _stops: list[Any] = field(default_factory=list)
 
     @property
@@ -213,6 +222,7 @@ def foreign_provider(
         factory: DriverFactory = load_driver(str(spec))
     except (ImportError, ValueError) as exc:
         raise SetupError(f"login driver {spec}: {exc}") from None
+    totp = _totp_table(document.get("totp"))
     target = ProviderUnderTest(
         issuer=issuer,
         verify=_verify(ca_bundle),
@@ -223,11 +233,28 @@ def foreign_provider(
         receiver=receiver,
         user=user,
         expected_sub=document.get("expected_sub"),
+        totp_user=totp.get("user"),
+        totp_secret=totp.get("secret"),
+        totp_lockout_threshold=totp.get("lockout_threshold", DEFAULT_TOTP_LOCKOUT),
     )
     if receiver is not None:
         receiver.start()
         target._stops.append(receiver.stop)
     return target
+
+
+def _totp_table(table: Any) -> dict[str, Any]:
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise SetupError("[totp]: a table is required")
+    unknown = sorted(set(table) - {"user", "secret", "lockout_threshold"})
+    if unknown:
+        raise SetupError(f"[totp]: unknown field(s) {', '.join(unknown)}")
+    threshold = table.get("lockout_threshold", DEFAULT_TOTP_LOCKOUT)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+        raise SetupError("[totp]: lockout_threshold is a whole number of at least 1")
+    return {k: (str(v) if k != "lockout_threshold" else v) for k, v in table.items()}
 
 
 def _suite_certificate(data_dir: Path | None) -> tuple[Path, Path]:
@@ -295,6 +322,9 @@ def reference_provider(
         tls_key=certificate[1],
     )
     context = DriverContext(workdir=workdir, data_dir=data_dir, user=user)
+    totp_persona = next(
+        (p for p in load_personas().values() if p.nhsmail and p.nhsmail.mfa_secret), None
+    )
     target = ProviderUnderTest(
         issuer=settings.issuer,
         verify=_verify(pki.ca_bundle_path),
@@ -305,6 +335,12 @@ def reference_provider(
         receiver=receiver,
         user=user,
         expected_sub=get_persona(user).care_identity.uuid,
+        # The personas' authenticator app: the one whose NHSmail account has an MFA secret.
+        totp_user=totp_persona.care_identity.uuid if totp_persona else None,
+        totp_secret=totp_persona.nhsmail.mfa_secret
+        if totp_persona and totp_persona.nhsmail
+        else None,
+        totp_lockout_threshold=settings.totp_max_failures,
     )
     receiver.start()
     target._stops.append(receiver.stop)

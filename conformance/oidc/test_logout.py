@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlparse
 
 import pytest
 from joserfc import jwt
@@ -69,6 +69,40 @@ def test_no_redirect_to_unregistered_post_logout_uri(rp: RelyingParty) -> None:
     else:
         assert final.status_code < 500
     signin.http.close()
+
+
+@pytest.mark.requirement("OIDC-LOGOUT-003")
+def test_logout_without_hint_needs_the_users_confirmation(rp: RelyingParty) -> None:
+    """A cross-site end-session request without id_token_hint, not confirmed, leaves the
+    session alive: prompt=none still gets a code."""
+    signin, _ = _signed_in(rp)
+    url = rp.endpoint("end_session_endpoint")
+    host = urlparse(url).netloc
+    # What a link or image on another site makes the browser send; nothing is confirmed.
+    answer = signin.http.get(url, headers={"Sec-Fetch-Site": "cross-site"})
+    for _ in range(5):
+        if not answer.is_redirect:
+            break
+        location = urljoin(str(answer.url), answer.headers["location"])
+        if urlparse(location).netloc != host:
+            break
+        answer = signin.http.get(location, headers={"Sec-Fetch-Site": "cross-site"})
+    assert answer.status_code < 500, f"end_session answered {answer.status_code}"
+    authorize, _ = rp.authorize_url(prompt="none")
+    back = signin.http.get(authorize)
+    for _ in range(5):
+        if not back.is_redirect:
+            break
+        location = urljoin(str(back.url), back.headers["location"])
+        if location.split("?", 1)[0] == rp.provider.main.redirect_uri:
+            params = query_params(location)
+            assert "code" in params, (
+                f"the session ended without the user's confirmation: prompt=none got {params}"
+            )
+            signin.http.close()
+            return
+        back = signin.http.get(location)
+    pytest.fail(f"prompt=none did not come back to the client: {back.status_code}")
 
 
 def _logout_token(rp: RelyingParty) -> tuple[str, dict[str, Any], str]:

@@ -19,12 +19,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from reference_service.cis2 import ISSUER_PATH
+from reference_service.cis2.api_docs import install_docs
 from reference_service.cis2.errors import InvalidRequest, InvalidToken, OAuthError, SignInError
+from reference_service.cis2.logout_confirmation import is_confirmation
 from reference_service.cis2.outcomes import Outcome, Page, Redirect
 from reference_service.cis2.pages import FAILURES, SMARTCARD_JS, render
 from reference_service.cis2.provider import BROWSER_COOKIE, SESSION_COOKIE, Provider
+from reference_service.common.security_headers import SecurityHeaders
 
 MAX_BODY = 64 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -77,6 +81,16 @@ async def json_body(request: Request) -> dict[str, Any]:
     return value
 
 
+class ProviderApp(FastAPI):
+    """FastAPI with `SecurityHeaders` outside everything, the 500 handler included (an
+    `add_middleware` one sits inside Starlette's server-error middleware)."""
+
+    secure_transport = False
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), secure=self.secure_transport)
+
+
 def create_app(provider: Provider) -> FastAPI:
     settings = provider.settings
     secure = settings.base_url.startswith("https://")
@@ -86,12 +100,17 @@ def create_app(provider: Provider) -> FastAPI:
         f"connect-src 'self' {agent_origin}; frame-ancestors 'none'; form-action 'self' "
         "https: http://127.0.0.1:* http://localhost:*; base-uri 'none'"
     )
-    app = FastAPI(
+    app = ProviderApp(
         title="careid cis2 (reference CIS2-style OpenID Connect provider)",
-        docs_url=f"{ISSUER_PATH}/docs",
+        docs_url=None,  # api_docs.py serves it without a CDN
         openapi_url=f"{ISSUER_PATH}/openapi.json",
         redoc_url=None,
     )
+    # The packaged Swagger UI (4.x) reads OpenAPI 3.0 only; this API's document uses no 3.1
+    # construct, so it is a valid 3.0.3 document as it stands.
+    app.openapi_version = "3.0.3"
+    app.secure_transport = secure
+    install_docs(app, ISSUER_PATH, f"{ISSUER_PATH}/openapi.json")
 
     def finish(outcome: Outcome) -> Response:
         response: Response
@@ -121,13 +140,8 @@ def create_app(provider: Provider) -> FastAPI:
 
     def page(outcome: Page) -> HTMLResponse:
         response = HTMLResponse(render(outcome.template, outcome.context), outcome.status)
+        # The pages' own policy; SecurityHeaders adds the other headers to every answer.
         response.headers["Content-Security-Policy"] = csp
-        response.headers["X-Frame-Options"] = "DENY"
-        # same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with
-        # the pages' own form posts and fetches, which `same_origin` must refuse. Other sites
-        # still get no Referer.
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     def failure_page(error: SignInError, tx_id: str | None = None) -> Response:
@@ -359,7 +373,7 @@ def create_app(provider: Provider) -> FastAPI:
         return Response(
             SMARTCARD_JS,
             media_type="text/javascript",
-            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+            headers={"Cache-Control": "no-cache"},
         )
 
     # -- tokens, userinfo -----------------------------------------------------------------
@@ -383,6 +397,22 @@ def create_app(provider: Provider) -> FastAPI:
 
     @app.api_route(f"{ISSUER_PATH}/connect/endSession", methods=["GET", "POST"])
     async def end_session(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                form = await form_pairs(request)
+            except BadBody as error:
+                return failure_page(SignInError("invalid_request", str(error)))
+            if is_confirmation(dict(form)):  # the answer of the confirmation page
+                outcome = await run(
+                    lambda: provider.confirm_end_session(
+                        form,
+                        dict(request.cookies),
+                        origin=request.headers.get("origin"),
+                        fetch_site=request.headers.get("sec-fetch-site"),
+                    )
+                )
+                return finish(outcome)
+            return finish(await run(provider.end_session, form, dict(request.cookies)))
         return await query_or_form(request, provider.end_session)
 
     @app.post(f"{ISSUER_PATH}/agent/session-end/{{secret}}")

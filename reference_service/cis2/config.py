@@ -10,6 +10,10 @@ clients = "/path/.careid/cis2/clients.toml"
 agent_url = "http://127.0.0.1:47201"
 tls_certificate = "/path/.careid/pki/servers/cis2.pem"
 tls_key = "/path/.careid/pki/servers/cis2.key"
+totp_max_failures = 5                       # wrong authenticator-app codes per user ...
+totp_window = 900.0                         # ... within this many seconds lock it
+totp_lockout = 900.0                        # for this long
+totp_max_failures_per_transaction = 3
 ```
 """
 
@@ -48,6 +52,14 @@ class Settings:
     transaction_lifetime: float = 600.0
     challenge_lifetime: float = 120.0
     session_lifetime: float = 12 * 3600.0
+    # Authenticator-app codes: after `totp_max_failures` wrong codes for one Care Identity
+    # number within `totp_window` seconds its second factor is locked for `totp_lockout`
+    # seconds (the right code too); one sign-in transaction gets fewer tries than that.
+    totp_max_failures: int = 5
+    totp_window: float = 900.0
+    totp_lockout: float = 900.0
+    totp_max_failures_per_transaction: int = 3
+    purge_interval: float = 300.0
 
     @property
     def issuer(self) -> str:
@@ -104,4 +116,12 @@ def load_settings(path: Path) -> Settings:
         raise SettingsError(f"{path}: {exc}") from None
     if urlsplit(settings.base_url).scheme not in ("https", "http"):
         raise SettingsError(f"{path}: base_url is an https URL")
+    for name in ("totp_max_failures", "totp_max_failures_per_transaction"):
+        value = getattr(settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SettingsError(f"{path}: {name} is a whole number of at least 1")
+    for name in ("totp_window", "totp_lockout", "purge_interval"):
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise SettingsError(f"{path}: {name} is a positive number of seconds")
     return settings

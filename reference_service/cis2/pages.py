@@ -114,6 +114,26 @@ SIGNED_OUT = """{% extends "base.html" %}
 <p>You have signed out of NHS Care Identity Service 2.</p>{% endblock %}
 """
 
+CONFIRM_LOGOUT = """{% extends "base.html" %}
+{% block title %}Sign out{% endblock %}
+{% block main %}<h1>Do you want to sign out?</h1>
+<p>An application asked to sign you out of NHS Care Identity Service 2. If you did not ask to
+sign out, choose <strong>Stay signed in</strong>.</p>
+<form method="post" action="{{ action }}">
+<input type="hidden" name="{{ token_field }}" value="{{ token }}">
+{% for name, value in fields.items() %}<input type="hidden" name="{{ name }}" value="{{ value }}">
+{% endfor %}
+<p><button type="submit" name="confirm" value="yes" id="signout">Sign out</button>
+<button type="submit" name="confirm" value="no" class="secondary" id="stay">Stay signed in</button>
+</p></form>{% endblock %}
+"""
+
+STILL_SIGNED_IN = """{% extends "base.html" %}
+{% block title %}You are still signed in{% endblock %}
+{% block main %}<h1>You are still signed in</h1>
+<p>You have not been signed out of NHS Care Identity Service 2.</p>{% endblock %}
+"""
+
 HOME = """{% extends "base.html" %}
 {% block main %}<h1>NHS Care Identity Service 2 (reference)</h1>
 <p>An OpenID Connect provider for testing. Discovery:
@@ -128,6 +148,8 @@ TEMPLATES = {
     "totp.html": TOTP,
     "roles.html": ROLES,
     "signed_out.html": SIGNED_OUT,
+    "confirm_logout.html": CONFIRM_LOGOUT,
+    "still_signed_in.html": STILL_SIGNED_IN,
     "home.html": HOME,
 }
 

@@ -58,11 +58,23 @@ from reference_service.cis2.errors import (
     UnsupportedGrantType,
 )
 from reference_service.cis2.keys import SIGNING_ALGORITHMS, KeyManager
+from reference_service.cis2.logout_confirmation import (
+    CARRIED,
+    CONFIRM_FIELD,
+    TOKEN_FIELD,
+    confirmation_page,
+    confirmation_token,
+    refused_page,
+    same_origin_post,
+    still_signed_in_page,
+    token_matches,
+)
 from reference_service.cis2.outcomes import CookieChange, Outcome, Page, Redirect
 from reference_service.cis2.pkce import check_verifier
 from reference_service.cis2.smartcard import CertificateVerifier, ChallengeService
 from reference_service.cis2.store import Store, digest
 from reference_service.cis2.totp import matching_step
+from reference_service.cis2.totp_limits import TotpGuard
 from reference_service.cis2.users import User, UserDirectory
 
 SESSION_COOKIE = "cis2_session"
@@ -163,6 +175,17 @@ class Provider:
         self.deliver_logout: Deliver = deliver_logout or https_deliverer(
             settings.trust_for_outbound
         )
+        self.totp_guard = TotpGuard(store, settings, clock, self.audit)
+        self._purged = 0.0
+
+    def purge(self, *, force: bool = False) -> None:
+        """Drop expired rows and spent guess counters (at most every `purge_interval` s)."""
+        now = self.clock()
+        if not force and now - self._purged < self.settings.purge_interval:
+            return
+        self._purged = now
+        self.store.purge(now)
+        self.totp_guard.purge()
 
     # -- discovery and keys ----------------------------------------------------------------
 
@@ -214,6 +237,7 @@ class Provider:
     # -- authorization ---------------------------------------------------------------------
 
     def authorize(self, params: Sequence[tuple[str, str]], cookies: Mapping[str, str]) -> Outcome:
+        self.purge()
         try:
             request = parse_authorization_request(params, self.registry)
         except PageError as error:
@@ -423,18 +447,23 @@ class Provider:
             failure = SignInError(
                 "totp_invalid", "The Care Identity number or the code is not right.", 403
             )
-            if not uuid or not code or len(uuid) != 12 or len(code) > 12:
+            if not uuid or not code or len(uuid) != 12 or not uuid.isdigit() or len(code) > 12:
                 raise failure
+            # Spent before the comparison; known or unknown numbers alike (totp_limits.py).
+            attempt = self.totp_guard.spend(tx_id, uuid)
             user = self.users.get(uuid)
-            if user is None or not user.totp_secret:
-                raise failure
-            step = matching_step(user.totp_secret, code.strip(), self.clock())
-            if step is None:
+            step = None
+            if user is not None and user.totp_secret:
+                step = matching_step(user.totp_secret, code.strip(), self.clock())
+            if user is None or step is None:
+                attempt.failed()
                 raise failure
             if not self.store.remember_once(
                 f"totp:{user.uuid}:{step}", self.clock() + 120, self.clock()
             ):
+                attempt.failed()  # a replayed code is no proof of the secret
                 raise SignInError("totp_replayed", "That code has been used: wait for the next.")
+            attempt.succeeded()
             user = self._active_user(user.uuid, "totp")
         except SignInError as error:
             self.audit("signin_refused", mechanism="totp", code=error.code, tx=tx_id[:8])
@@ -744,9 +773,63 @@ class Provider:
             )
 
     def end_session(self, params: Sequence[tuple[str, str]], cookies: Mapping[str, str]) -> Outcome:
-        """RP-initiated logout (`connect/endSession`)."""
+        """RP-initiated logout (`connect/endSession`): at once when the id_token_hint names
+        this browser's session (or there is none here), else only after the user confirms."""
+        request = self._logout_request(params)
+        if isinstance(request, Page):
+            return request
+        values, hint_claims = request
+        cookie = cookies.get(SESSION_COOKIE) or ""
+        session = self._live_session(cookie)
+        if session is not None and not (
+            hint_claims is not None
+            and hint_claims.get("sub") == session.uuid
+            and hint_claims.get("sid") in (None, session.sid)
+        ):
+            return confirmation_page(
+                self.settings.endpoint("connect/endSession"),
+                confirmation_token(cookie, session.sid),
+                {name: values.get(name) for name in CARRIED},
+            )
+        sid = session.sid if session is not None else None
+        if sid is None and hint_claims is not None and isinstance(hint_claims.get("sid"), str):
+            sid = hint_claims["sid"]
+        return self._signed_out(sid, values)
+
+    def confirm_end_session(
+        self,
+        params: Sequence[tuple[str, str]],
+        cookies: Mapping[str, str],
+        *,
+        origin: str | None,
+        fetch_site: str | None,
+    ) -> Outcome:
+        """The confirmation page's POST: same-origin, with this session's token."""
+        if not same_origin_post(origin, fetch_site, self.settings.origin):
+            self.audit("logout_refused", reason="not_same_origin")
+            return refused_page()
+        form = [(k, v) for k, v in params if k in CARRIED or k in (TOKEN_FIELD, CONFIRM_FIELD)]
+        request = self._logout_request([(k, v) for k, v in form if k in CARRIED])
+        if isinstance(request, Page):
+            return request
+        values, _ = request
+        given, _repeated = single_values(form)
+        cookie = cookies.get(SESSION_COOKIE) or ""
+        session = self._live_session(cookie)
+        if session is None:
+            return self._signed_out(None, values)  # nothing left to end
+        if not token_matches(cookie, session.sid, given.get(TOKEN_FIELD)):
+            self.audit("logout_refused", reason="token_mismatch", sid=session.sid)
+            return refused_page()
+        if given.get(CONFIRM_FIELD) != "yes":
+            return still_signed_in_page()
+        return self._signed_out(session.sid, values)
+
+    def _logout_request(
+        self, params: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, str], dict[str, Any] | None] | Page:
+        """(the parameters, the verified hint's claims) or the error page."""
         values, repeated = single_values(params)
-        signed_out = Page("signed_out.html", {}, cookies=[CookieChange(SESSION_COOKIE, None)])
         if repeated:
             return self._logout_error("A parameter is repeated.")
         hint = values.get("id_token_hint")
@@ -767,6 +850,8 @@ class Provider:
             if client_id is not None and client_id != hinted:
                 return self._logout_error("client_id does not match the hint.")
             client_id = str(hinted) if hinted is not None else None
+            if client_id is not None:
+                values["client_id"] = client_id
         target = values.get("post_logout_redirect_uri")
         client = self.registry.get(client_id) if client_id else None
         registered = client.post_logout_redirect_uris if client is not None else ()
@@ -775,30 +860,21 @@ class Provider:
                 "The post_logout_redirect_uri is not registered for this application, so "
                 "the service will not send you there."
             )
-        session = self._live_session(cookies.get(SESSION_COOKIE))
-        sid = session.sid if session is not None else None
-        if sid is None and hint_claims is not None and isinstance(hint_claims.get("sid"), str):
-            sid = hint_claims["sid"]
-        if (
-            session is not None
-            and hint_claims is not None
-            and hint_claims.get("sub")
-            not in (
-                None,
-                session.uuid,
-            )
-        ):
-            sid = None  # the hint names someone else: do not end this browser's session
+        return values, hint_claims
+
+    def _signed_out(self, sid: str | None, values: Mapping[str, str]) -> Outcome:
+        """End `sid` (when given): to the post-logout URI (checked already) or the page."""
         deliveries = self._end_session(sid, "rp_initiated") if sid else []
+        forget = [CookieChange(SESSION_COOKIE, None)]
+        target = values.get("post_logout_redirect_uri")
         if target is not None:
             return Redirect(
                 add_query(target, {"state": values.get("state")}),
-                cookies=[CookieChange(SESSION_COOKIE, None)],
+                cookies=forget,
                 status=302,
                 deliveries=deliveries,
             )
-        signed_out.deliveries = deliveries
-        return signed_out
+        return Page("signed_out.html", {}, cookies=forget, deliveries=deliveries)
 
     def _logout_error(self, message: str) -> Page:
         return Page(

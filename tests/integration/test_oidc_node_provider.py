@@ -71,6 +71,12 @@ const provider = new Provider(cfg.issuer, {
     };
   },
 });
+// The development login pages send no frame protection; a deployment adds it, as it must
+// (RFC 9700 4.16, OIDC-SEC-001), with a middleware such as this one (or helmet).
+provider.use(async (ctx, next) => {
+  await next();
+  ctx.set('X-Frame-Options', 'DENY');
+});
 const server = https.createServer(
   { key: fs.readFileSync(cfg.tls_key), cert: fs.readFileSync(cfg.tls_certificate) },
   provider.callback(),
