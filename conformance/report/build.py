@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from conformance.report.assets import copy_static
 from conformance.report.csv_report import CSV_FILE, render_csv
 from conformance.report.html_report import HTML_FILE, render_html
 from conformance.report.journeys import load_journeys
@@ -49,8 +50,10 @@ def point_latest(run_dir: Path) -> Path:
 
 
 def write_reports(results: RunResults, run_dir: Path) -> Path:
-    """Write results.csv and index.html into run_dir; returns the HTML page's path."""
+    """Write results.csv, index.html and the page's static files into run_dir; returns the
+    HTML page's path."""
     _write_atomically(run_dir / CSV_FILE, render_csv(results))
+    copy_static(run_dir)  # before the page: a page that names them always finds them
     html = run_dir / HTML_FILE
     shots = sorted(path.relative_to(run_dir).as_posix() for path in run_dir.glob(SCREENSHOTS))
     journeys, problems = load_journeys(run_dir)

@@ -40,6 +40,18 @@ class Target(_Model):
     label: str | None = None
     persona: str | None = None
     fault: str | None = None
+    # Written by the suites' session fixtures into the same flat block (one per run, so a
+    # later suite may overwrite an earlier one's words: see conformance/*/conftest.py).
+    issuer: str | None = None  # oidc, journeys: the OpenID provider
+    provider: str | None = None  # oidc: which provider that is (reference or --careid-issuer)
+    profile: str | None = None  # oidc: the provider's profile (cis2 or plain OIDC)
+    agent: str | None = None  # agent, journeys: the Identity Agent's URL or description
+    origin: str | None = None  # agent: the origin the suite's sign-in page is served from
+    agent_readers: str | None = None  # agent: the readers behind the agent
+    journeys_reader: str | None = None  # journeys: the reader the journeys' cards sit in
+    nhsmail: str | None = None  # journeys: the NHSmail portal's URL
+    myidentity: str | None = None  # journeys: the My Identity portal's URL
+    browser: str | None = None  # journeys: the browser that walked them
 
 
 class Requirement(_Model):

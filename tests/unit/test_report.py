@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from conformance.report.assets import CSP, SCRIPT, STATIC_FILES, STYLESHEET, static_bytes
 from conformance.report.build import LatestLinkError, build_report, point_latest
 from conformance.report.csv_report import COLUMNS, render_csv
 from conformance.report.html_report import render_html
+from conformance.report.journeys import load_journeys
 from conformance.report.model import (
     ResultsFileError,
     RunResults,
@@ -20,8 +22,21 @@ from conformance.report.model import (
     load_results,
     parse_results,
 )
+from conformance.report.suites import suite_lines, suite_of
 from conformance.report.summary import RequirementResult, Verdict, summarise
-from tests.report_samples import Document, all_passed, copy_sample, edit_results, sample_document
+from tests.report_samples import (
+    LONG_PARAM,
+    MIXED_FAILURE_MESSAGE,
+    MIXED_FAILURE_REQUIREMENT,
+    MIXED_TARGET,
+    Document,
+    all_passed,
+    copy_sample,
+    edit_results,
+    mixed_document,
+    sample_document,
+    write_mixed_run,
+)
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -186,23 +201,29 @@ def test_csv_quotes_commas_newlines_and_defuses_formulas() -> None:
 
 
 class _Page(HTMLParser):
-    """Collects what the tests look at: requirement rows, scripts, links, headings."""
+    """Collects what the tests look at: requirement rows, scripts, styles, links, headings."""
 
     def __init__(self) -> None:
         super().__init__()
         self.requirements: list[str] = []
-        self.scripts = 0
+        self.inline_scripts = 0  # <script> without src, or an on* handler
+        self.inline_styles = 0  # <style> or a style attribute
         self.hrefs: list[str] = []
-        self.external: list[str] = []
+        self.external: list[str] = []  # everything the page loads by itself
         self.headings: list[str] = []
+        self.csp: list[str] = []
         self._in_heading = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
         if tag == "tr" and found.get("data-requirement"):
             self.requirements.append(found["data-requirement"] or "")
-        if tag == "script" or any(name.startswith("on") for name in found):
-            self.scripts += 1
+        if (tag == "script" and not found.get("src")) or any(n.startswith("on") for n in found):
+            self.inline_scripts += 1
+        if tag == "style" or "style" in found:
+            self.inline_styles += 1
+        if tag == "meta" and (found.get("http-equiv") or "").lower() == "content-security-policy":
+            self.csp.append(found.get("content") or "")
         if tag == "a" and found.get("href"):
             self.hrefs.append(found["href"] or "")
         for name in ("src", "srcset"):
@@ -227,8 +248,11 @@ def parse_page(text: str) -> _Page:
 def test_html_lists_every_requirement_in_scope(sample: RunResults) -> None:
     page = parse_page(render_html(sample))
     assert page.requirements == [req.id for req in sample.requirements]
-    assert page.headings[:3] == ["careid card conformance report", "Target", "Versions"]
-    assert {"Requirements", "Skipped and waived", "Tests", "Suite self-check"} <= set(page.headings)
+    # The first screen: title and verdict, the suites, the failures; then the target.
+    assert page.headings[:4] == ["careid card conformance report", "Suites", "Failures", "Target"]
+    assert {"Versions", "Requirements", "Skipped and waived", "Tests", "Suite self-check"} <= set(
+        page.headings
+    )
     assert "Fault detection" in page.headings
 
 
@@ -266,9 +290,10 @@ def test_html_escapes_hostile_strings_everywhere() -> None:
     document["detection"]["faults"][0].update(fault=HOSTILE, failed_tests=[HOSTILE])
     text = render_html(results_of(document))
     assert "<script>" not in text and "<img" not in text
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in text
     page = parse_page(text)
-    assert page.scripts == 0 and page.external == []
+    assert page.inline_scripts == 0 and page.inline_styles == 0
+    assert page.external == [STYLESHEET, SCRIPT]  # the page's own files, nothing else
     assert HOSTILE in page.requirements  # escaped in the attribute, intact once parsed
 
 
@@ -287,6 +312,164 @@ def test_html_without_detection_says_how_to_get_it() -> None:
     document = sample_document()
     document["detection"] = None
     assert "careid conform --self-check" in render_html(results_of(document))
+
+
+def section(text: str, section_id: str) -> str:
+    """The HTML of one `<section id=...>` of the page."""
+    start = text.index(f'<section id="{section_id}"')
+    return text[start : text.index("</section>", start)]
+
+
+def test_first_screen_lists_each_failure_with_requirement_message_and_trace(
+    sample: RunResults,
+) -> None:
+    text = render_html(sample)
+    assert text.index('role="status"') < text.index('id="suites"') < text.index('id="failures"')
+    assert text.index('id="failures"') < text.index('id="target"')
+    failures = section(text, "failures")
+    assert failures.count('<li class="failure') == 2  # the failed test and the errored one
+    for shown in (
+        'href="#req-CARD-PIN-003"',
+        'href="#req-CARD-PIN-004"',
+        "69 82 (security status not satisfied)",
+        'href="transcripts/008-test_wrong_pin.txt">APDU trace',
+        'href="#req-CARD-SW-002"',
+        "ConnectionLost: reader went away during transmit",
+        'href="transcripts/014-test_bad_p1p2.txt">APDU trace',
+    ):
+        assert shown in failures
+    for not_shown in ("test_select_piv", "test_discovery_object", "test_pin_block_and_unblock"):
+        assert not_shown not in failures  # passed, waived, skipped: not failures
+
+
+def test_clean_run_says_no_failure() -> None:
+    document = sample_document()
+    all_passed(document)
+    failures = section(render_html(results_of(document)), "failures")
+    assert "No test failed" in failures and '<li class="failure' not in failures
+
+
+def test_suite_lines_count_each_suite_of_a_mixed_run() -> None:
+    lines = {line.suite: line for line in suite_lines(results_of(mixed_document()))}
+    assert list(lines) == ["card", "agent", "oidc", "journeys"]  # cis2 is the oidc suite's
+    assert lines["card"].counts["passed"] == 48 and lines["card"].verdict is Verdict.PASS
+    assert lines["oidc"].counts["passed"] == 40  # its CIS2-* requirements included
+    journeys = lines["journeys"]
+    assert (journeys.counts["passed"], journeys.counts["failed"]) == (11, 1)
+    assert journeys.verdict is Verdict.FAIL
+
+
+def test_suites_table_has_a_line_per_suite_with_its_counts() -> None:
+    suites = section(render_html(results_of(mixed_document())), "suites")
+    rows = suites.split('<tr class="suite"')[1:]
+    assert [row.split('data-suite="')[1].split('"')[0] for row in rows] == [
+        "card",
+        "agent",
+        "oidc",
+        "journeys",
+    ]
+    assert 'class="num failed" data-outcome="failed">1<' in rows[3]
+    assert 'class="num zero" data-outcome="failed">0<' in rows[0]
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "requirements", "suite"),
+    [
+        ("conformance/agent/test_pin.py::test_x", [], "agent"),
+        ("../lib/python3.11/site-packages/conformance/oidc/test_claims.py::t", [], "oidc"),
+        ("tests/test_elsewhere.py::test_y", ["CIS2-ACR-001"], "oidc"),
+        ("tests/test_elsewhere.py::test_y", ["PORTAL-X-001"], "journeys"),
+        ("tests/test_elsewhere.py::test_y", ["NOPE-001"], "other"),
+    ],
+)
+def test_suite_of_a_test(nodeid: str, requirements: list[str], suite: str) -> None:
+    test = sample_document()["tests"][0] | {"nodeid": nodeid, "requirements": requirements}
+    assert suite_of(results_of(sample_document() | {"tests": [test]}).tests[0]) == suite
+
+
+def target_block(text: str, suite: str) -> str:
+    start = text.index(f'<div class="target" data-suite="{suite}">')
+    return text[start : text.index("</table>", start)]
+
+
+def test_target_block_per_suite_shows_what_that_suite_ran_against() -> None:
+    document = mixed_document()
+    text = render_html(results_of(document))
+    card = target_block(text, "card")
+    assert document["target"]["atr"] in card and "0000123456" in card
+    assert MIXED_TARGET["issuer"] not in card
+    oidc = target_block(text, "oidc")
+    assert MIXED_TARGET["issuer"] in oidc and "cis2" in oidc
+    assert document["target"]["atr"] not in oidc  # the card is not what oidc tested
+    agent = target_block(text, "agent")
+    assert MIXED_TARGET["agent"] in agent and MIXED_TARGET["origin"] in agent
+    journeys = target_block(text, "journeys")
+    for url in ("issuer", "nhsmail", "myidentity", "agent"):
+        assert MIXED_TARGET[url] in journeys
+    # One flat target per run: the page says which fields several suites share.
+    assert "kind, persona, issuer, agent are written by more than one" in section(text, "target")
+
+
+def test_card_run_has_only_the_card_target() -> None:
+    text = render_html(results_of(sample_document()))
+    assert text.count('<div class="target"') == 1 and "Issuer" not in section(text, "target")
+
+
+def test_failed_journey_links_its_screenshot_and_strip(tmp_path: Path) -> None:
+    run_dir = write_mixed_run(tmp_path)
+    journeys, problems = load_journeys(run_dir)
+    assert problems == []
+    text = render_html(load_results(run_dir), (), journeys)
+    failures = section(text, "failures")
+    assert failures.count('<li class="failure') == 1
+    assert f'href="#req-{MIXED_FAILURE_REQUIREMENT}"' in failures
+    assert MIXED_FAILURE_MESSAGE in failures
+    assert 'href="screenshots/journeys/manual-000-02.png">screenshot: PIN dialog' in failures
+    assert 'href="#journey-manual-000"' in failures and 'id="journey-manual-000"' in text
+    assert "APDU trace" not in failures  # journeys send no APDUs of their own
+
+
+def test_unsafe_transcript_of_a_failure_is_named_not_linked() -> None:
+    document = sample_document()
+    document["tests"][8]["transcript"] = "../../etc/passwd"
+    failures = section(render_html(results_of(document)), "failures")
+    assert "unsafe path ../../etc/passwd" in failures and 'href="../../etc' not in failures
+
+
+def test_rows_carry_what_the_filters_match_on() -> None:
+    document = mixed_document()
+    text = render_html(results_of(document))
+    rows = section(text, "tests").split('<tr id="test-')[1:]
+    assert len(rows) == len(document["tests"])
+    failed = next(row for row in rows if MIXED_FAILURE_MESSAGE in row)
+    assert 'data-status="failed"' in failed and 'data-suite="journeys"' in failed
+    assert f'data-requirements="{MIXED_FAILURE_REQUIREMENT}"' in failed
+    assert sum('data-status="passed"' in row for row in rows) == len(rows) - 1
+    assert '<form id="filters"' in text and " hidden>" in text.split('<form id="filters"')[1][:200]
+
+
+def test_long_node_ids_get_break_chances() -> None:
+    text = render_html(results_of(mixed_document()))
+    assert (
+        "conformance/<wbr>card/<wbr>test_pin.py::<wbr>test_card_pin_001[<wbr>persona-<wbr>" in text
+    )
+    # The break chances go between the id's parts; the text itself is unchanged.
+    assert LONG_PARAM.replace("-", "-<wbr>") in text
+
+
+def test_page_names_its_csp_and_own_static_files(tmp_path: Path) -> None:
+    page = parse_page(render_html(results_of(sample_document())))
+    assert page.csp == [CSP]
+    assert CSP == "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:"
+    assert page.inline_scripts == 0 and page.inline_styles == 0
+    html = build_report(copy_sample(tmp_path))
+    for name in STATIC_FILES:
+        copied = html.parent / name
+        assert copied.read_bytes() == static_bytes(name) and copied.stat().st_size > 500
+    # No URL in our own files either (no @import, url(), fetch): nothing loads from elsewhere.
+    for name in STATIC_FILES:
+        shipped = static_bytes(name).decode("utf-8")
+        assert "://" not in shipped and "url(" not in shipped and "fetch(" not in shipped
 
 
 # --- build and the latest link -----------------------------------------------------------------
@@ -357,6 +540,6 @@ def test_screenshots_of_the_run_are_shown_and_nothing_outside_it(tmp_path: Path)
     (shots / "pin-dialog.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     html = build_report(run_dir).read_text(encoding="utf-8")
     assert '<img src="screenshots/pin-dialog.png"' in html
-    assert "img-src 'self'" in html
+    assert "img-src 'self' data:" in parse_page(html).csp[0]
     page = render_html(load_results(run_dir), ["../elsewhere.png", "/etc/passwd.png"])
     assert "elsewhere" not in page and "passwd" not in page and "<img" not in page
