@@ -61,13 +61,13 @@ def test_event_stream_needs_allowed_origin(env: AgentEnvironment) -> None:
     assert answer.status_code == 403
 
 
-@requirement("AGENT-API-001", expected="/openapi.json lists /v1/sign; /docs answers 200")
+@requirement("AGENT-API-001", expected="/openapi.json lists /v1/status, /v1/sign, ...")
 def test_api_is_documented(env: AgentEnvironment) -> None:
-    """The HTTP API is documented by the agent itself."""
+    """The HTTP API is documented by the agent itself (an OpenAPI document; no docs page is
+    asked for: Swagger-style pages load script an agent's origin should not run)."""
     agent = env.agent()
     spec = agent.http.get("/openapi.json")
     assert spec.status_code == 200, spec.status_code
     paths = spec.json().get("paths", {})
     for path in ("/v1/status", "/v1/sign", "/v1/requests/{request_id}", "/v1/events"):
         assert path in paths, f"{path} not documented"
-    assert agent.http.get("/docs").status_code == 200

@@ -124,7 +124,11 @@ def up(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = AgentConfig(
-        allowed_origins=origins, policy=Policy(policy), headless_pins=pins, ca_bundle=ca_bundle
+        allowed_origins=origins,
+        policy=Policy(policy),
+        headless_pins=pins,
+        ca_bundle=ca_bundle,
+        state_dir=data_dir / "agent",  # pending session ends survive a restart
     )
     observers = _transcripts(transcripts) if transcripts else None
     core = Agent(config, PcscReaders(readers), observers=observers)
@@ -145,7 +149,7 @@ def up(
     state.write_text(json.dumps(record, indent=2) + "\n")
     click.echo(
         f"careid agent pid {os.getpid()} on {server.url} (policy {config.policy.value}, "
-        f"headless PINs {'on' if config.headless else 'off'}); docs at {server.url}/docs",
+        f"headless PINs {'on' if config.headless else 'off'}); API at {server.url}/openapi.json",
         err=True,
     )
     try:

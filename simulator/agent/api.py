@@ -5,7 +5,11 @@ Every `/v1/*` request must come from an allowed sign-in origin (checked before r
 docs/signin-protocol.md says. The PIN dialog (`/pin/*`) is the agent's own page: its forms
 are accepted only from the agent's own origin and with the request's csrf token. Every
 request must name the agent's own host (127.0.0.1 or localhost with its port), which keeps
-DNS-rebinding pages out.
+DNS-rebinding pages out. Every answer carries the headers of `simulator.agent.headers`.
+
+No Swagger UI or ReDoc page: FastAPI's load their script from a CDN, and a script that is not
+ours on the origin that can make the card sign is cross-site scripting waiting to happen.
+The OpenAPI document stays at `/openapi.json` (plain JSON, nothing runs).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.agent.core import Agent, AgentEvent, SignRequest
 from simulator.agent.dialog import render_dialog, render_simple
+from simulator.agent.headers import SecurityHeaders
 from simulator.agent.protocol import (
     CHALLENGE_MAX,
     CHALLENGE_MIN,
@@ -257,6 +262,8 @@ def create_app(agent: Agent, own_origin: str) -> FastAPI:
     hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
     app = FastAPI(
         title="careid Identity Agent",
+        docs_url=None,  # Swagger UI and ReDoc load third-party script: never on this origin
+        redoc_url=None,
         version=agent.status().version,
         summary="Credential Management emulation: card status, events, sign requests, PIN dialog",
         description=(
@@ -266,6 +273,7 @@ def create_app(agent: Agent, own_origin: str) -> FastAPI:
         ),
     )
     app.add_middleware(OriginGuard, agent=agent, hosts=hosts)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals get them too
 
     def dialog_url(request_id: str) -> str:
         return f"{own_origin}/pin/{request_id}"

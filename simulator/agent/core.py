@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.agent.card import CardInfo, card_sign, read_card
+from simulator.agent.pending_ends import PENDING_DIR, PendingEnds
 from simulator.agent.protocol import (
     AGENT_NAME,
     FailureCode,
@@ -83,6 +84,8 @@ class AgentConfig:
     # Card UUID -> PIN; None: headless PINs are off (the default).
     headless_pins: Mapping[str, Secret] | None = field(default=None, repr=False)
     ca_bundle: Path | None = None  # CAs trusted for session-end calls (None: the system's)
+    # Where owed session ends are kept across restarts (None: in memory only).
+    state_dir: Path | None = None
     request_timeout: float = REQUEST_TIMEOUT
 
     def __post_init__(self) -> None:
@@ -247,7 +250,10 @@ class Agent:
     ) -> None:
         self.config = config
         self.source = source
-        self.notifier: SessionEndNotifier = notifier or HttpsSessionEnd(config.ca_bundle)
+        if notifier is None:
+            store = PendingEnds(config.state_dir / PENDING_DIR) if config.state_dir else None
+            notifier = HttpsSessionEnd(config.ca_bundle, pending=store)
+        self.notifier: SessionEndNotifier = notifier
         self._observers = observers
         self._poll_timeout = poll_timeout
         self._lock = threading.RLock()
@@ -277,6 +283,13 @@ class Agent:
             ", ".join(self.config.allowed_origins),
             "on" if self.config.headless else "off",
         )
+        # What an earlier run still owed (optional: other notifiers keep nothing).
+        resume = getattr(self.notifier, "resume", None)
+        if callable(resume):
+            try:
+                resume()
+            except OSError as exc:
+                log.error("pending session ends not readable: %s", exc)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

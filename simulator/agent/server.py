@@ -19,6 +19,7 @@ import uvicorn
 
 from simulator.agent.api import create_app
 from simulator.agent.core import Agent
+from simulator.agent.headers import SecurityHeaders
 from simulator.agent.protocol import DEFAULT_PORT
 
 log = logging.getLogger("careid.agent.server")
@@ -47,7 +48,9 @@ class AgentServer:
         self.url = f"http://{HOST}:{self.port}"
         self.app = create_app(agent, self.url)
         config = uvicorn.Config(
-            self.app,
+            # Once more around the whole app: Starlette answers a crash (500) outside the
+            # app's own middleware.
+            SecurityHeaders(self.app),
             log_config=None,
             access_log=access_log,
             timeout_graceful_shutdown=2,

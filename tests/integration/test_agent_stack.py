@@ -64,7 +64,7 @@ def test_agent_suite_through_pcscd(stack: ReaderStack, tmp_path: Path) -> None:
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
-    assert "27 passed" in output, output[-2000:]
+    assert "29 passed" in output, output[-2000:]
     assert (run_dir / "screenshots" / "pin-dialog.png").stat().st_size > 1000
     assert (run_dir / "screenshots" / "pin-dialog-wrong-pin.png").is_file()
     transcripts = list((run_dir / "transcripts").glob("*.txt"))
