@@ -43,8 +43,17 @@ def remove_leftovers(path: Path) -> int:
     """Delete the temporary files a killed writer of `path` left beside it; `path` itself
     and every other file stay. Call it only where nothing else is writing `path`."""
     path = Path(path)
+    return _remove_temporaries(path.parent, glob.escape(path.name))
+
+
+def remove_leftovers_in(directory: Path) -> int:
+    """The same for every file of `directory` (whose only writer is the caller)."""
+    return _remove_temporaries(Path(directory), "*")
+
+
+def _remove_temporaries(directory: Path, name: str) -> int:
     removed = 0
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+    for leftover in directory.glob(f".{name}.*.tmp"):  # atomic_write_bytes's names
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
             removed += 1

@@ -19,7 +19,7 @@ backchannel_uri = "http://127.0.0.1:8765/backchannel"   # registered for [client
 [totp]                            # an authenticator-app (TOTP) user (CIS2-TOTP-001; optional)
 user = "555000000104"             # what the driver types as the user
 secret = "BASE32SECRET"           # that user's TOTP secret (RFC 6238, SHA-1, 6 digits, 30 s)
-lockout_threshold = 5             # wrong codes after which the provider locks it (default 5)
+lockout_threshold = 5             # wrong codes after which the provider locks it (default 100)
 
 [client]                          # client_secret_post
 client_id = "..."
@@ -59,7 +59,9 @@ from conformance.oidc.receiver import LogoutReceiver
 
 CIS2_ISSUER_PATH = "/openam/oauth2/realms/root/realms/NHSIdentity/realms/Healthcare"
 Profile = Literal["cis2", "generic"]
-DEFAULT_TOTP_LOCKOUT = 5  # CIS2's wrong-code limit is the provider's setting; this by default
+# CIS2's wrong-code limit is the provider's setting; a target that does not state its own is
+# held to the clause itself: SP 800-63B 5.2.2 allows at most 100 consecutive failures.
+DEFAULT_TOTP_LOCKOUT = 100
 
 
 class SetupError(ValueError):

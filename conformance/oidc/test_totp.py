@@ -22,8 +22,8 @@ def _wrong_code(secret: str) -> str:
 
 @pytest.mark.requirement("CIS2-TOTP-001")
 def test_wrong_codes_lock_the_authenticator_app(rp: RelyingParty) -> None:
-    """After N wrong codes for one user (N: the target's threshold, default 5, at most 100),
-    each from a new sign-in, the right code is refused."""
+    """After N wrong codes for one user, each from a new sign-in, the right code is refused
+    (N: the target's stated threshold, else 100, the most the clause allows)."""
     provider = rp.provider
     if "AAL2_TOTP" not in (rp.discovery.get("acr_values_supported") or []):
         pytest.skip("the provider offers no authenticator-app mechanism (no AAL2_TOTP)")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from reference_service.cis2.audit import Audit
 from reference_service.cis2.config import Settings
 from reference_service.cis2.errors import SignInError
-from reference_service.common.attempts import AttemptLimiter, AttemptPolicy, Locked, keys_for
+from reference_service.common.attempts import AttemptLimiter, AttemptPolicy, Locked, attempt_key
 from reference_service.common.sqlite import Database
 
 
@@ -100,11 +100,11 @@ class TotpGuard:
 
     @staticmethod
     def user_key(uuid: str) -> str:
-        return keys_for("totp", [("user", uuid)])[0]
+        return attempt_key("totp", "user", uuid)
 
     @staticmethod
     def tx_key(tx_id: str) -> str:
-        return keys_for("totp", [("tx", tx_id)])[0]
+        return attempt_key("totp", "tx", tx_id)
 
     def spend(self, tx_id: str, uuid: str) -> Attempt:
         """Count an attempt before anything is compared; SignInError (429) when locked."""

@@ -14,7 +14,7 @@ seconds: every attempt is refused then, the right secret too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from reference_service.common.sqlite import Database
@@ -109,6 +109,6 @@ class AttemptLimiter:
             return cursor.rowcount
 
 
-def keys_for(kind: str, values: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """Counter keys of one secret kind, e.g. keys_for("totp", [("tx", id), ("user", uuid)])."""
-    return tuple(f"{kind}:{scope}:{value}" for scope, value in values)
+def attempt_key(kind: str, scope: str, value: str) -> str:
+    """The counter key of one secret kind for one holder, e.g. attempt_key("totp", "user", uuid)."""
+    return f"{kind}:{scope}:{value}"

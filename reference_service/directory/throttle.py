@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from reference_service.common.attempts import keys_for
+from reference_service.common.attempts import attempt_key
 
 Secret = Literal["password", "mfa"]
 KINDS: tuple[Secret, ...] = ("password", "mfa")
@@ -20,7 +20,7 @@ KINDS: tuple[Secret, ...] = ("password", "mfa")
 def account_key(kind: Secret, email: str) -> str:
     """The counter key of this secret kind for this address (any case, any spaces)."""
     normalised = email.strip().lower().encode("utf-8", "surrogatepass")
-    return keys_for(kind, [("account", hashlib.sha256(normalised).hexdigest())])[0]
+    return attempt_key(kind, "account", hashlib.sha256(normalised).hexdigest())
 
 
 def account_keys(email: str) -> tuple[str, ...]:

@@ -13,7 +13,6 @@ renamed `<name>.corrupt` and reported; it never stops the agent from starting.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import secrets
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from simulator.atomic import atomic_write_bytes, fsync_directory
+from simulator.atomic import atomic_write_bytes, fsync_directory, remove_leftovers_in
 from simulator.secret import Secret
 
 log = logging.getLogger("careid.agent.session_end")
@@ -96,9 +95,7 @@ class PendingEnds:
         `.corrupt`, too old ones removed; both are logged, neither raises."""
         if not self.directory.is_dir():
             return []
-        for leftover in self.directory.glob(".*.tmp"):  # a writer killed mid-write
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        remove_leftovers_in(self.directory)  # a writer killed mid-write
         entries = []
         now = time.time()
         for path in sorted(self.directory.glob("*.json")):

@@ -231,9 +231,7 @@ class PivApplication:
             self._delay("verify")
         if not reference.matches(field):
             return False
-        if reference.tries_left != reference.limit:
-            reference.tries_left = reference.limit
-            self._on_change()
+        self._restore(reference)
         return True
 
     def _check_then_spend(self, reference: ReferenceData, field: bytes, *, is_pin: bool) -> bool:
@@ -245,10 +243,14 @@ class PivApplication:
             reference.tries_left -= 1
             self._on_change()
             return False
+        self._restore(reference)
+        return True
+
+    def _restore(self, reference: ReferenceData) -> None:
+        """A match: the counter back at its limit (written only if it moved)."""
         if reference.tries_left != reference.limit:
             reference.tries_left = reference.limit
             self._on_change()
-        return True
 
     def _wrong_secret(self, reference: ReferenceData, *, is_pin: bool) -> StatusError:
         if is_pin and Fault.WRONG_SW_ON_WRONG_PIN in self.state.faults:
