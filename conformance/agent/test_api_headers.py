@@ -13,14 +13,9 @@ import pytest
 
 from conformance.agent.conftest import AgentEnvironment
 from conformance.agent.helpers import start_sign
+from conformance.web_checks import frame_protected, warn_unmet
 
 requirement = pytest.mark.requirement
-
-
-def _warning(message: str) -> None:
-    # No WARNING outcome in the plugin yet (as in conformance/oidc/test_security.py): a
-    # SHOULD that is not met is a skip whose reason starts "WARNING:"; it fails nothing.
-    pytest.skip(f"WARNING: {message}")
 
 
 class _Scripts(HTMLParser):
@@ -51,16 +46,6 @@ def _foreign_scripts(page: httpx.Response) -> list[str]:
         for script in _scripts(page.text)
         if (src := script.get("src")) and _origin(urljoin(str(page.url), src)) != own
     ]
-
-
-def _frame_protected(headers: httpx.Headers) -> bool:
-    if headers.get("x-frame-options", "").strip().upper() == "DENY":
-        return True
-    for directive in headers.get("content-security-policy", "").split(";"):
-        name, _, sources = directive.strip().partition(" ")
-        if name.lower() == "frame-ancestors":
-            return bool(sources.strip() == "'none'")
-    return False
 
 
 @requirement("AGENT-API-002", expected="every <script> of the dialog (and /docs) same-origin")
@@ -112,7 +97,7 @@ def test_every_answer_forbids_framing_and_sniffing(
         missing = []
         if answer.headers.get("x-content-type-options", "").strip().lower() != "nosniff":
             missing.append("nosniff")
-        if not _frame_protected(answer.headers):
+        if not frame_protected(answer.headers, same_origin_allowed=False):
             missing.append("frame protection")
         if missing:
             lacking.append(f"{name} ({answer.status_code}): {', '.join(missing)}")
@@ -124,4 +109,4 @@ def test_every_answer_forbids_framing_and_sniffing(
     if unguarded:
         lacking.append(f"dialog page: {len(unguarded)} inline script(s) without the CSP nonce")
     if lacking:
-        _warning("; ".join(lacking))
+        warn_unmet("; ".join(lacking))

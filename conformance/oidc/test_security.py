@@ -8,12 +8,7 @@ import httpx
 import pytest
 
 from conformance.oidc.rp import RelyingParty
-
-
-def _warning(message: str) -> None:
-    # The plugin has no WARNING outcome yet: a SHOULD that is not met is reported as a skip
-    # whose reason starts with "WARNING:", so it shows in the report and fails nothing.
-    pytest.skip(f"WARNING: {message}")
+from conformance.web_checks import frame_protected, warn_unmet
 
 
 def _login_page(rp: RelyingParty, http: httpx.Client) -> httpx.Response:
@@ -31,23 +26,13 @@ def _login_page(rp: RelyingParty, http: httpx.Client) -> httpx.Response:
     pytest.fail(f"the authorization request led to no login page: {answer.status_code}")
 
 
-def _frame_protected(headers: httpx.Headers) -> bool:
-    if headers.get("x-frame-options", "").strip().upper() in ("DENY", "SAMEORIGIN"):
-        return True
-    for directive in headers.get("content-security-policy", "").split(";"):
-        name, _, sources = directive.strip().partition(" ")
-        if name.lower() == "frame-ancestors":
-            return "*" not in sources.split() and bool(sources.strip())
-    return False
-
-
 @pytest.mark.requirement("OIDC-SEC-001")
 def test_login_pages_cannot_be_framed(rp: RelyingParty) -> None:
     """The login page forbids framing by other sites (X-Frame-Options or frame-ancestors)."""
     with rp.provider.http() as http:
         page = _login_page(rp, http)
     assert page.status_code == 200, f"login page: {page.status_code}"
-    assert _frame_protected(page.headers), (
+    assert frame_protected(page.headers, same_origin_allowed=True), (
         "the login page can be framed by any site: no X-Frame-Options DENY/SAMEORIGIN and no "
         f"CSP frame-ancestors (got {dict(page.headers)})"
     )
@@ -74,4 +59,4 @@ def test_https_answers_carry_hsts(rp: RelyingParty) -> None:
             if not value.lower().lstrip().startswith("max-age=") or "max-age=0" in value:
                 lacking.append(name)
     if lacking:
-        _warning(f"no Strict-Transport-Security on: {', '.join(lacking)}")
+        warn_unmet(f"no Strict-Transport-Security on: {', '.join(lacking)}")
